@@ -1,0 +1,146 @@
+"""The broker side of ingest: one paho-mqtt client in its own thread, behind a small interface.
+
+Contract: every delivery is handed to `on_delivery` (from paho's thread) and stays unacknowledged
+until `ack` is called after the rows are committed. The client uses an MQTT 5 persistent session
+(clean start off, no session expiry) and announces `receive_maximum`, so the broker never has more
+than that many unacknowledged messages in flight to us: that is the bound of the in-memory queue,
+and when the database stalls the broker keeps the rest in the session. Acks for deliveries from an
+earlier connection are not sent: the broker redelivers those messages on the new connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from ingest.rows import Delivery
+
+log = logging.getLogger(__name__)
+NEVER_EXPIRE = 0xFFFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class AckHandle:
+    mid: int
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOptions:
+    host: str
+    port: int
+    client_id: str
+    username: str | None
+    password: str | None
+    filters: Sequence[str]
+    receive_maximum: int = 2000
+    keepalive_s: int = 30
+    tls_ca_file: str | None = None
+    tls: bool = False
+
+
+class MqttSource:
+    """Receive QoS 1 messages on a persistent session and acknowledge them on request."""
+
+    def __init__(self, options: BrokerOptions, *, on_delivery: Callable[[Delivery], None],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._options = options
+        self._on_delivery = on_delivery
+        self._clock = clock
+        self._generation = 0
+        self._lock = threading.Lock()
+        self._taking = True
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self._client = self._make_client()
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self._options.client_id,
+                             protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
+        if self._options.username:
+            client.username_pw_set(self._options.username, self._options.password)
+        if self._options.tls or self._options.tls_ca_file:
+            client.tls_set(ca_certs=self._options.tls_ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        client.on_subscribe = self._handle_subscribe
+        return client
+
+    def start(self) -> None:
+        """Connect in the background; paho reconnects by itself with backoff."""
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = NEVER_EXPIRE
+        properties.ReceiveMaximum = self._options.receive_maximum
+        self._client.connect_async(self._options.host, self._options.port, keepalive=self._options.keepalive_s,
+                                   clean_start=False, properties=properties)
+        self._client.loop_start()
+
+    def stop_taking(self) -> None:
+        """Stop handing on new deliveries; they stay unacknowledged and the broker keeps them."""
+        self._taking = False
+
+    def ack(self, handles: Sequence[object]) -> int:
+        """Acknowledge committed deliveries, in the order received; return how many were sent."""
+        sent = 0
+        with self._lock:
+            for handle in handles:
+                if isinstance(handle, AckHandle) and handle.generation == self._generation:
+                    self._client.ack(handle.mid, 1)
+                    sent += 1
+        return sent
+
+    def close(self) -> None:
+        """Disconnect cleanly (the session and anything unacknowledged stay with the broker)."""
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _handle_connect(self, client: mqtt.Client, _userdata: object, _flags: object,
+                        reason: mqtt.ReasonCode, _properties: object) -> None:
+        if reason.is_failure:
+            log.error("broker refused connection", extra={"reason": str(reason)})
+            return
+        with self._lock:
+            self._generation += 1
+        options = SubscribeOptions(qos=1, retainHandling=1)
+        client.subscribe([(topic, options) for topic in self._options.filters])
+        self.connected.set()
+        log.info("connected to broker", extra={"host": self._options.host, "port": self._options.port})
+
+    def _handle_subscribe(self, _client: mqtt.Client, _userdata: object, _mid: int,
+                          reasons: list[mqtt.ReasonCode], _properties: object) -> None:
+        failed = [str(r) for r in reasons if r.is_failure]
+        if failed:
+            log.error("subscription refused", extra={"reasons": failed})
+        else:
+            self.subscribed.set()
+
+    def _handle_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object,
+                           reason: mqtt.ReasonCode, _properties: object) -> None:
+        with self._lock:
+            self._generation += 1
+        self.connected.clear()
+        self.subscribed.clear()
+        log.warning("disconnected from broker", extra={"reason": str(reason)})
+
+    def _handle_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        if not self._taking:
+            return
+        handle = AckHandle(message.mid, self._generation) if message.qos > 0 else None
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # brokers refuse such topics; keep the bytes readable anyway
+            topic = bytes(message._topic).decode("utf-8", errors="replace")
+        self._on_delivery(Delivery(topic=topic, payload=message.payload,
+                                   received_at=self._clock(), ack=handle))

@@ -1,0 +1,199 @@
+"""The ingest coordinator: owns the timing and the I/O around the pure steps.
+
+    broker ─► inbox ─► batch (size or age) ─► parse ─► registry check ─► rows ─► one transaction ─► ack
+
+A batch is acknowledged only after its transaction commits. While the database is away the batch
+is retried with backoff and nothing new is taken (the broker stops sending once `receive_maximum`
+deliveries are unacknowledged). On stop: take nothing new, commit and ack what was received, exit;
+if the database does not come back within the drain timeout, exit without acking (the broker will
+redeliver).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import asyncpg
+
+from ingest import writer
+from ingest.batch import Batcher
+from ingest.directory import DeviceDirectory
+from ingest.errors import RejectedByStoreError, TransientStoreError
+from ingest.metrics import IngestMetrics
+from ingest.mqtt import BrokerOptions, MqttSource
+from ingest.rows import Delivery, build_write_set
+from ingest.settings import IngestSettings
+from ingest.validate import Accepted, Limits, Parsed, Rejected, authorize, parse
+from store.db import asyncpg_url
+from wire import MessageKind
+from wire.topics import shared_filter
+
+log = logging.getLogger(__name__)
+Verdict = tuple[Delivery, Accepted | Rejected]
+
+
+def broker_options(settings: IngestSettings) -> BrokerOptions:
+    kinds = (MessageKind.TELEMETRY, MessageKind.DTC, MessageKind.STATUS)
+    return BrokerOptions(
+        host=settings.mqtt_host, port=settings.mqtt_port, client_id=settings.client_id,
+        username=settings.mqtt_username, password=settings.mqtt_password.get_secret_value() or None,
+        filters=[shared_filter(k, group=settings.share_group, prefix=settings.topic_prefix) for k in kinds],
+        receive_maximum=settings.receive_maximum, tls=settings.mqtt_tls, tls_ca_file=settings.mqtt_ca_file,
+    )
+
+
+class IngestService:
+    def __init__(self, settings: IngestSettings, *, metrics: IngestMetrics | None = None,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._settings = settings
+        self.metrics = metrics or IngestMetrics()
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._limits = Limits(max_sample_age=settings.max_sample_age, max_future=settings.max_future)
+        self._drain_deadline: float | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set, then drain and return."""
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[Delivery] = asyncio.Queue()
+
+        def on_delivery(delivery: Delivery) -> None:
+            loop.call_soon_threadsafe(inbox.put_nowait, delivery)
+
+        source = MqttSource(broker_options(self._settings), on_delivery=on_delivery)
+        pool = await asyncpg.create_pool(asyncpg_url(self._settings.database_url), min_size=0,
+                                         max_size=self._settings.pool_size, init=writer.prepare_connection)
+        directory = DeviceDirectory(pool, refresh_s=self._settings.device_refresh_s, monotonic=self._monotonic)
+        stopper = asyncio.create_task(self._on_stop(stop, source))
+        source.start()
+        try:
+            while True:
+                batch = await self._next_batch(inbox, stop)
+                if not batch:
+                    break
+                self.metrics.queue_depth.set(inbox.qsize() + len(batch))
+                if not await self._process(batch, pool, directory, source, stop):
+                    break
+        finally:
+            stopper.cancel()
+            source.close()
+            await pool.close()
+            log.info("ingest stopped", extra={"unprocessed": inbox.qsize()})
+
+    async def _on_stop(self, stop: asyncio.Event, source: MqttSource) -> None:
+        await stop.wait()
+        source.stop_taking()
+        self._drain_deadline = self._monotonic() + self._settings.drain_timeout_s
+        log.info("stopping: draining received messages", extra={"timeout_s": self._settings.drain_timeout_s})
+
+    async def _next_batch(self, inbox: asyncio.Queue[Delivery], stop: asyncio.Event) -> list[Delivery]:
+        """Wait for the first delivery, then fill the batch until it is full or old enough."""
+        batcher: Batcher[Delivery] = Batcher(self._settings.batch_max_messages, self._settings.batch_max_wait_s)
+        first = await _first_of(inbox, stop)
+        if first is None:
+            return []
+        batcher.add(first, now=self._monotonic())
+        while not batcher.ready(now=self._monotonic()):
+            while not inbox.empty() and len(batcher) < batcher.max_items:
+                batcher.add(inbox.get_nowait(), now=self._monotonic())
+            deadline = batcher.deadline()
+            remaining = 0.0 if deadline is None else deadline - self._monotonic()
+            if len(batcher) >= batcher.max_items or remaining <= 0 or stop.is_set():
+                break
+            try:
+                batcher.add(await asyncio.wait_for(inbox.get(), remaining), now=self._monotonic())
+            except TimeoutError:
+                break
+        return batcher.take()
+
+    async def _process(self, batch: list[Delivery], pool: asyncpg.Pool, directory: DeviceDirectory,
+                       source: MqttSource, stop: asyncio.Event) -> bool:
+        """Commit a batch (retrying while the store is away) and ack it; False if given up on stop."""
+        started = self._monotonic()
+        self.metrics.received.inc(len(batch))
+        parsed = [(d, parse(d.topic, d.payload, prefix=self._settings.topic_prefix, limits=self._limits))
+                  for d in batch]
+        delay = self._settings.retry_initial_s
+        while True:
+            try:
+                verdicts = await self._authorize(parsed, directory)
+                await self._write(verdicts, pool)
+                break
+            except TransientStoreError as exc:
+                self.metrics.store_retries.inc()
+                if stop.is_set() and self._drain_deadline is not None and self._monotonic() >= self._drain_deadline:
+                    log.error("store unavailable at stop; leaving batch unacknowledged", extra={"error": str(exc)})
+                    return False
+                log.warning("store unavailable; retrying batch", extra={"error": str(exc), "retry_in_s": delay})
+                await self._sleep(delay)
+                delay = min(delay * 2, self._settings.retry_max_s)
+        source.ack([d.ack for d in batch])
+        self._record(verdicts, started)
+        return True
+
+    async def _authorize(self, parsed: list[tuple[Delivery, Parsed | Rejected]],
+                         directory: DeviceDirectory) -> list[Verdict]:
+        device_ids = [p.message.device_id for _, p in parsed if isinstance(p, Parsed)]
+        devices = await directory.ensure(device_ids)
+        return [(d, authorize(p, devices=devices, now=d.received_at, limits=self._limits)
+                 if isinstance(p, Parsed) else p) for d, p in parsed]
+
+    async def _write(self, verdicts: list[Verdict], pool: asyncpg.Pool) -> None:
+        try:
+            result = await writer.write(pool, build_write_set(verdicts))
+        except RejectedByStoreError as exc:
+            log.error("store refused a batch; writing its messages one by one", extra={"error": str(exc)})
+            await self._write_isolated(verdicts, pool)
+            return
+        self.metrics.samples_stored.inc(result.samples_stored)
+        self.metrics.samples_duplicate.inc(result.samples_duplicate)
+
+    async def _write_isolated(self, verdicts: list[Verdict], pool: asyncpg.Pool) -> None:
+        """Write each message alone; dead-letter the ones the database refuses."""
+        for index, (delivery, verdict) in enumerate(verdicts):
+            try:
+                result = await writer.write(pool, build_write_set([(delivery, verdict)]))
+                self.metrics.samples_stored.inc(result.samples_stored)
+            except RejectedByStoreError as exc:
+                refused = Rejected("schema", f"refused by the database: {exc}"[:2000],
+                                   getattr(getattr(verdict, "message", None), "device_id", None))
+                verdicts[index] = (delivery, refused)
+                await writer.write(pool, build_write_set([(delivery, refused)]))
+
+    def _record(self, verdicts: list[Verdict], started: float) -> None:
+        now = datetime.now(UTC)
+        for delivery, verdict in verdicts:
+            if isinstance(verdict, Rejected):
+                self.metrics.rejected.labels(verdict.reason).inc()
+                log.info("dead-lettered", extra={"reason": verdict.reason, "topic": delivery.topic,
+                                                 "detail": verdict.detail[:300]})
+            else:
+                kind = type(verdict.message).__name__.removesuffix("Message").lower()
+                self.metrics.stored.labels(kind).inc()
+            self.metrics.lag_seconds.observe((now - delivery.received_at).total_seconds())
+        self.metrics.batch_seconds.observe(self._monotonic() - started)
+
+
+async def _first_of(inbox: asyncio.Queue[Delivery], stop: asyncio.Event) -> Delivery | None:
+    """Return the next delivery, or None once stop is set and nothing is waiting."""
+    if not inbox.empty():
+        return inbox.get_nowait()
+    if stop.is_set():
+        return None
+    getter = asyncio.ensure_future(inbox.get())
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if getter not in done:
+        getter.cancel()  # Queue.get leaves the item in the queue when cancelled
+        with contextlib.suppress(asyncio.CancelledError):
+            await getter
+    if getter.done() and not getter.cancelled():
+        return getter.result()
+    return None if inbox.empty() else inbox.get_nowait()

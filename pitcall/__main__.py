@@ -1,0 +1,3 @@
+from pitcall.cli import main
+
+main()

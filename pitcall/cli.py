@@ -1,0 +1,199 @@
+"""The `pitcall` command: one entry point for every process and tool."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from pitcall import logs
+from pitcall.bench.cli import bench_app
+from pitcall.settings import ToolSettings
+from simulators.cli import simulate_app
+from store import fleet, migrate
+from store.broker_files import acl_file, device_accounts, password_file, write_atomically
+from store.db import make_engine
+from store.maintenance import apply_retention, current_edition, refresh_rollups
+from store.secrets import hash_secret
+from store.tables import devices, vehicles
+from store.timescale import StorePolicy
+
+app = typer.Typer(help="pitcall: telematics and predictive maintenance for 4S dealerships.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+devices_app = typer.Typer(help="OBD dongles: provision, revoke, list.", no_args_is_help=True)
+vehicles_app = typer.Typer(help="Vehicles of a store.", no_args_is_help=True)
+store_app = typer.Typer(help="Store maintenance jobs (rollups, retention).", no_args_is_help=True)
+broker_app = typer.Typer(help="Broker configuration generated from the registry.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (devices_app, "devices"), (vehicles_app, "vehicles"), (store_app, "store"),
+                  (broker_app, "broker"), (simulate_app, "simulate"), (bench_app, "bench")):
+    app.add_typer(sub, name=name)
+console = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Create or migrate the schema (idempotent); needs the timescaledb extension available."""
+    settings = ToolSettings()
+    migrate.upgrade(settings.database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@vehicles_app.command("add")
+def vehicles_add(
+    vin: Annotated[str, typer.Option(help="17-character VIN")],
+    make: Annotated[str, typer.Option()],
+    model: Annotated[str, typer.Option()],
+    year: Annotated[int, typer.Option()],
+    store_code: Annotated[str, typer.Option("--store", help="store code, e.g. SH-PUDONG-01")],
+    engine: str = "",
+    store_name: Annotated[str | None, typer.Option(help="name if the store is new")] = None,
+    group: Annotated[str, typer.Option(help="dealer group if the store is new")] = "Default group",
+) -> None:
+    """Register a vehicle with a store (the store is created if missing)."""
+    with make_engine(ToolSettings().database_url).begin() as conn:
+        store_id = fleet.ensure_store(conn, group_name=group, store_code=store_code, store_name=store_name or store_code)
+        try:
+            vehicle_id = fleet.add_vehicle(conn, store_id=store_id, vin=vin, make=make, model=model, year=year,
+                                           engine=engine)
+        except fleet.ConflictError as exc:
+            raise _fail(str(exc)) from exc
+    console.print(f"vehicle {vin} registered as #{vehicle_id}")
+
+
+@devices_app.command("provision")
+def devices_provision(device_id: str, vin: Annotated[str, typer.Option(help="VIN of the registered vehicle")]) -> None:
+    """Create a device bound to a vehicle and print its secret once (only its hash is kept)."""
+    try:
+        with make_engine(ToolSettings().database_url).begin() as conn:
+            device = fleet.provision_device(conn, device_id=device_id, vin=vin)
+    except (fleet.FleetError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"device {device.device_id} bound to {device.vin}; its secret (shown once):")
+    typer.echo(device.secret)
+
+
+@devices_app.command("revoke")
+def devices_revoke(device_id: str) -> None:
+    """Revoke a device: ingest dead-letters its messages; regenerate the broker files to cut its login."""
+    try:
+        with make_engine(ToolSettings().database_url).begin() as conn:
+            fleet.revoke_device(conn, device_id=device_id)
+    except fleet.NotFoundError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"device {device_id} revoked")
+
+
+@devices_app.command("list")
+def devices_list() -> None:
+    """List devices with their vehicle, state and last message."""
+    query = (select(devices.c.device_id, vehicles.c.vin, devices.c.state, devices.c.last_seq, devices.c.last_seen_at)
+             .join(vehicles, vehicles.c.id == devices.c.vehicle_id).order_by(devices.c.device_id))
+    table = Table("device", "vin", "state", "last seq", "last seen")
+    with make_engine(ToolSettings().database_url).connect() as conn:
+        for row in conn.execute(query):
+            table.add_row(row.device_id, row.vin, row.state, str(row.last_seq), str(row.last_seen_at))
+    Console().print(table)
+
+
+@broker_app.command("acl")
+def broker_acl(
+    out_dir: Annotated[Path, typer.Option(help="where to write passwd and acl")] = Path("deploy/mosquitto/generated"),
+    ingest_user: str = "pitcall-ingest",
+    ingest_password: Annotated[str, typer.Option(envvar="INGEST_MQTT_PASSWORD", help="ingest's broker password")] = "",
+) -> None:
+    """Write Mosquitto's password and ACL files from the provisioned devices (then SIGHUP the broker)."""
+    settings = ToolSettings()
+    if not ingest_password or (settings.environment != "development" and ingest_password == "pitcall-dev"):
+        raise _fail("set INGEST_MQTT_PASSWORD (the development default is refused outside development)")
+    with make_engine(settings.database_url).connect() as conn:
+        accounts = device_accounts(conn)
+    from store.broker_files import BrokerAccount
+
+    accounts.append(BrokerAccount(ingest_user, hash_secret(ingest_password)))
+    write_atomically(out_dir / "passwd", password_file(accounts))
+    write_atomically(out_dir / "acl", acl_file(ingest_user=ingest_user))
+    console.print(f"wrote {len(accounts) - 1} device accounts and {ingest_user} to {out_dir}")
+
+
+@store_app.command("maintain")
+def store_maintain(
+    once: Annotated[bool, typer.Option(help="run each job once and exit")] = False,
+    interval_s: float = 60.0,
+    open_hours: Annotated[bool, typer.Option(help="also roll up the hour still in progress")] = False,
+) -> None:
+    """Refresh hourly rollups and apply retention (Apache edition); clear old dead letters."""
+    logs.configure()
+    engine = make_engine(ToolSettings().database_url)
+    settle = timedelta(hours=-1) if open_hours else timedelta(minutes=5)
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    last_retention = 0.0
+    while not stop["now"]:
+        with engine.begin() as conn:
+            edition = current_edition(conn)
+        total = 0
+        while not stop["now"]:
+            with engine.begin() as conn:
+                done = refresh_rollups(conn, now=datetime.now(UTC), settle=settle)
+            total += done
+            if done < 5000:
+                break
+        if time.monotonic() - last_retention > 3600 or once:
+            with engine.begin() as conn:
+                dropped = apply_retention(conn, edition=edition, now=datetime.now(UTC), policy=StorePolicy())
+            last_retention = time.monotonic()
+            console.print(f"retention: {dropped}")
+        console.print(f"rollups: {total} vehicle-hours refreshed")
+        if once:
+            return
+        time.sleep(interval_s)
+
+
+@app.command("ingest")
+def ingest() -> None:
+    """Run the ingest service (settings from INGEST_* environment variables; see docs/ingest.md)."""
+    from prometheus_client import start_http_server
+
+    from ingest.service import IngestService
+    from ingest.settings import IngestSettings
+
+    logs.configure()
+    settings = IngestSettings()
+    service = IngestService(settings)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=service.metrics.registry)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await service.run(stop)
+
+    asyncio.run(main())
+
+
+@app.command("demo")
+def demo(vehicles_count: Annotated[int, typer.Option("--vehicles")] = 20,
+         minutes: Annotated[int, typer.Option(help="minutes of driving per vehicle")] = 10) -> None:
+    """Run the main job on local services: migrate, ingest, publish a simulated fleet, show rows arriving."""
+    from pitcall.demo import run_demo
+
+    run_demo(ToolSettings(), vehicles=vehicles_count, minutes=minutes)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Simulated vehicles and dongles that feed pitcall in demos, tests and benchmarks."""

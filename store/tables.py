@@ -1,0 +1,195 @@
+"""Tables of the pitcall database: the one MetaData that Alembic migrates.
+
+Telemetry is one row per sample (vehicle, timestamp) with the sample's readings in a jsonb object
+keyed by python-OBD command name; docs/store.md explains why (measured against a narrow layout).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+def _created_at() -> Column[object]:
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+dealer_groups = Table(
+    "dealer_groups",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    _created_at(),
+)
+
+stores = Table(
+    "stores",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("group_id", ForeignKey("dealer_groups.id"), nullable=False, index=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False, server_default="Asia/Shanghai"),
+    _created_at(),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("phone", String(32)),
+    Column("email", String(254)),
+    Column("preferred_language", String(2), nullable=False, server_default="zh"),
+    CheckConstraint("preferred_language IN ('zh', 'en')", name="language"),
+    _created_at(),
+)
+
+vehicles = Table(
+    "vehicles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False, index=True),
+    Column("customer_id", ForeignKey("customers.id"), index=True),
+    Column("vin", String(17), nullable=False, unique=True),
+    Column("make", String(64), nullable=False),
+    Column("model", String(64), nullable=False),
+    Column("year", SmallInteger, nullable=False),
+    Column("engine", String(64), nullable=False, server_default=""),
+    _created_at(),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False, index=True),
+    Column("vehicle_id", ForeignKey("vehicles.id"), nullable=False, index=True),
+    Column("secret_hash", Text, nullable=False),
+    Column("state", String(16), nullable=False, server_default="active"),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("last_seen_at", DateTime(timezone=True)),
+    Column("last_seq", BigInteger),
+    CheckConstraint("state IN ('active', 'revoked')", name="state"),
+    _created_at(),
+)
+
+# Hypertable on ts; unique (vehicle_id, ts) makes redelivered samples idempotent.
+telemetry = Table(
+    "telemetry",
+    metadata,
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("vehicle_id", Integer, nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("pids", JSONB, nullable=False),
+    UniqueConstraint("vehicle_id", "ts", name="uq_telemetry_vehicle_ts"),
+)
+
+dtc_events = Table(
+    "dtc_events",
+    metadata,
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("vehicle_id", Integer, nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("mil", Boolean, nullable=False),
+    Column("stored", ARRAY(String(5)), nullable=False),
+    Column("pending", ARRAY(String(5)), nullable=False),
+    Column("permanent", ARRAY(String(5)), nullable=False),
+    Column("freeze_frame", JSONB),
+    UniqueConstraint("vehicle_id", "ts", name="uq_dtc_events_vehicle_ts"),
+)
+
+device_status = Table(
+    "device_status",
+    metadata,
+    Column("device_id", ForeignKey("devices.device_id", ondelete="CASCADE"), primary_key=True),
+    Column("online", Boolean, nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("agent_version", String(64)),
+    Column("adapter", String(128)),
+    Column("protocol", String(128)),
+    Column("buffer_depth", BigInteger),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+DEAD_LETTER_REASONS = (
+    "not_json",
+    "schema",
+    "too_large",
+    "unknown_device",
+    "revoked_device",
+    "vin_mismatch",
+    "ts_out_of_range",
+    "topic_device_mismatch",
+    "unknown_topic",
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("device_id", String(64)),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("payload_bytes", Integer, nullable=False),
+    CheckConstraint(
+        "reason IN (" + ", ".join(f"'{r}'" for r in DEAD_LETTER_REASONS) + ")", name="reason"
+    ),
+    Index("ix_dead_letters_received_at", "received_at"),
+    Index("ix_dead_letters_reason_received_at", "reason", "received_at"),
+)
+
+# Per vehicle, per PID, per hour. On the Apache edition pitcall's rollup job fills this table; see
+# store/timescale.py for the licensed edition's continuous aggregate behind the same view.
+telemetry_hourly_rollup = Table(
+    "telemetry_hourly_rollup",
+    metadata,
+    Column("vehicle_id", Integer, primary_key=True),
+    Column("pid", String(64), primary_key=True),
+    Column("bucket", DateTime(timezone=True), primary_key=True),
+    Column("min", Double, nullable=False),
+    Column("max", Double, nullable=False),
+    Column("sum", Double, nullable=False),
+    Column("count", Integer, nullable=False),
+)
+
+# Vehicle-hours whose rollup must be recomputed because samples arrived for them.
+rollup_invalidations = Table(
+    "rollup_invalidations",
+    metadata,
+    Column("vehicle_id", Integer, primary_key=True),
+    Column("bucket", DateTime(timezone=True), primary_key=True),
+)
