@@ -53,9 +53,11 @@ class MqttSource:
     """Receive QoS 1 messages on a persistent session and acknowledge them on request."""
 
     def __init__(self, options: BrokerOptions, *, on_delivery: Callable[[Delivery], None],
+                 on_ready: Callable[[bool], None] = lambda ready: None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._options = options
         self._on_delivery = on_delivery
+        self._on_ready = on_ready
         self._clock = clock
         self._generation = 0
         self._lock = threading.Lock()
@@ -125,6 +127,8 @@ class MqttSource:
             log.error("subscription refused", extra={"reasons": failed})
         else:
             self.subscribed.set()
+            self._on_ready(True)
+            log.info("subscribed", extra={"filters": list(self._options.filters)})
 
     def _handle_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object,
                            reason: mqtt.ReasonCode, _properties: object) -> None:
@@ -132,6 +136,7 @@ class MqttSource:
             self._generation += 1
         self.connected.clear()
         self.subscribed.clear()
+        self._on_ready(False)
         log.warning("disconnected from broker", extra={"reason": str(reason)})
 
     def _handle_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:

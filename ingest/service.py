@@ -66,7 +66,8 @@ class IngestService:
         def on_delivery(delivery: Delivery) -> None:
             loop.call_soon_threadsafe(inbox.put_nowait, delivery)
 
-        source = MqttSource(broker_options(self._settings), on_delivery=on_delivery)
+        source = MqttSource(broker_options(self._settings), on_delivery=on_delivery,
+                            on_ready=lambda ready: self.metrics.connected.set(1 if ready else 0))
         pool = await asyncpg.create_pool(asyncpg_url(self._settings.database_url), min_size=0,
                                          max_size=self._settings.pool_size, init=writer.prepare_connection)
         directory = DeviceDirectory(pool, refresh_s=self._settings.device_refresh_s, monotonic=self._monotonic)

@@ -1,0 +1,89 @@
+"""Fixtures: a private TimescaleDB cluster and Mosquitto broker per test session, a fresh migrated
+database per test, and ingest processes started like in production."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from store import migrate
+from store.db import sqlalchemy_url
+from tests.helpers import IngestProcess, FleetUnderTest, provision, unique_prefix
+from tests.services import Broker, PostgresCluster
+
+_databases = itertools.count()
+TEMPLATE = "pitcall_template"
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster()
+    cluster.init()
+    cluster.start()
+    yield cluster
+    cluster.destroy()
+
+
+def _admin(cluster: PostgresCluster) -> object:
+    return create_engine(sqlalchemy_url(cluster.url()), isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def template_db(pg: PostgresCluster) -> str:
+    engine = create_engine(sqlalchemy_url(pg.url()), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {TEMPLATE}"))
+    engine.dispose()
+    migrate.upgrade(pg.url(TEMPLATE))
+    return TEMPLATE
+
+
+@pytest.fixture
+def db_url(pg: PostgresCluster, template_db: str) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"t_{next(_databases)}"
+    engine = create_engine(sqlalchemy_url(pg.url()), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template_db}"))
+    yield pg.url(name)
+    with engine.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Broker]:
+    instance = Broker()
+    instance.start()
+    yield instance
+    instance.destroy()
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A topic prefix of this test's own, so tests sharing the broker never see each other's messages."""
+    return unique_prefix()
+
+
+@pytest.fixture
+def fleet(db_url: str, broker: Broker, prefix: str) -> FleetUnderTest:
+    return FleetUnderTest(provision(db_url, 4, seed=7), prefix, broker)
+
+
+@pytest.fixture
+def ingest_factory(db_url: str, broker: Broker, prefix: str) -> Iterator[type[IngestProcess]]:
+    started: list[IngestProcess] = []
+
+    def factory(**kwargs: object) -> IngestProcess:
+        options = {"db_url": db_url, "broker": broker, "prefix": prefix, **kwargs}
+        process = IngestProcess(**options)  # type: ignore[arg-type]
+        started.append(process)
+        return process
+
+    yield factory  # type: ignore[misc]
+    for process in started:
+        if process.process and process.process.poll() is None:
+            process.kill()

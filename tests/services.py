@@ -1,0 +1,137 @@
+"""Throwaway PostgreSQL (with TimescaleDB) clusters and Mosquitto brokers for the tests.
+
+Each runs on a free loopback port in a temporary directory, so fault tests can stop, kill and
+restart them without touching the machine's own services.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("PITCALL_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, *, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    return args if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--", *args]
+
+
+@dataclass
+class PostgresCluster:
+    """A private PostgreSQL cluster with TimescaleDB preloaded."""
+
+    port: int = field(default_factory=free_port)
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pitcall-pg-")))
+
+    @property
+    def datadir(self) -> Path:
+        return self.root / "data"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def init(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+            os.chmod(self.root, 0o700)
+        subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(self.datadir), "-U", "postgres",
+                                     "--auth=trust", "--no-sync", "-E", "UTF8"]), check=True, capture_output=True)
+        settings = (f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
+                    # fsync off keeps the tests fast and is safe here: "immediate" stops kill processes, not the kernel.
+                    # synchronous_commit stays on, or a commit ingest acked could vanish in such a stop.
+                    "shared_preload_libraries = 'timescaledb'\ntimescaledb.telemetry_level = off\n"
+                    "fsync = off\nfull_page_writes = off\nmax_connections = 100\n"
+                    "timescaledb.max_background_workers = 0\n")
+        with open(self.datadir / "postgresql.conf", "a") as conf:
+            conf.write(settings)
+
+    def start(self) -> None:
+        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-l",
+                                     str(self.root / "log"), "-w", "-t", "60", "start"]),
+                       check=True, capture_output=True)
+        wait_for_port(self.port)
+
+    def stop(self, mode: str = "fast") -> None:
+        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"]),
+                       check=False, capture_output=True)
+
+    def destroy(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def postgres_user_exists() -> bool:
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return False
+    return True
+
+
+MOSQUITTO_CONF = """\
+listener {port} 127.0.0.1
+allow_anonymous {anonymous}
+persistence false
+max_queued_messages 1000000
+max_inflight_messages 0
+log_dest file {log}
+log_type error
+log_type warning
+"""
+
+
+@dataclass
+class Broker:
+    """A private Mosquitto on a free port; optional password and ACL files."""
+
+    port: int = field(default_factory=free_port)
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pitcall-mqtt-")))
+    password_file: Path | None = None
+    acl_file: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        conf = MOSQUITTO_CONF.format(port=self.port, anonymous="false" if self.password_file else "true",
+                                     log=self.root / "mosquitto.log")
+        if self.password_file:
+            conf += f"password_file {self.password_file}\nuse_username_as_clientid true\n"
+        if self.acl_file:
+            conf += f"acl_file {self.acl_file}\n"
+        (self.root / "mosquitto.conf").write_text(conf)
+        if os.geteuid() == 0:
+            conf += "user root\n"  # keep root so it can read our temporary files
+        self.process = subprocess.Popen(["mosquitto", "-c", str(self.root / "mosquitto.conf")],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
