@@ -19,7 +19,8 @@ from pitcall.bench.cli import bench_app
 from pitcall.settings import ToolSettings
 from simulators.cli import simulate_app
 from store import fleet, migrate
-from store.broker_files import acl_file, device_accounts, password_file, write_atomically
+from ingest.settings import DEV_PASSWORD
+from store.broker_files import BrokerAccount, acl_file, device_accounts, password_file, write_atomically
 from store.db import make_engine
 from store.maintenance import apply_retention, current_edition, refresh_rollups
 from store.secrets import hash_secret
@@ -113,19 +114,26 @@ def broker_acl(
     out_dir: Annotated[Path, typer.Option(help="where to write passwd and acl")] = Path("deploy/mosquitto/generated"),
     ingest_user: str = "pitcall-ingest",
     ingest_password: Annotated[str, typer.Option(envvar="INGEST_MQTT_PASSWORD", help="ingest's broker password")] = "",
+    config_user: str = "pitcall-api",
+    config_password: Annotated[str, typer.Option(envvar="PITCALL_CONFIG_MQTT_PASSWORD",
+                                                  help="password of the account that publishes device configs")] = "",
 ) -> None:
     """Write Mosquitto's password and ACL files from the provisioned devices (then SIGHUP the broker)."""
     settings = ToolSettings()
-    if not ingest_password or (settings.environment != "development" and ingest_password == "pitcall-dev"):
-        raise _fail("set INGEST_MQTT_PASSWORD (the development default is refused outside development)")
+    for name, password in (("INGEST_MQTT_PASSWORD", ingest_password), ("PITCALL_CONFIG_MQTT_PASSWORD", config_password)):
+        if settings.environment != "development" and password == DEV_PASSWORD:
+            raise _fail(f"{name} is the development default; refused outside development")
+    if not ingest_password:
+        raise _fail("set INGEST_MQTT_PASSWORD: ingest needs a broker account")
     with make_engine(settings.database_url).connect() as conn:
         accounts = device_accounts(conn)
-    from store.broker_files import BrokerAccount
-
-    accounts.append(BrokerAccount(ingest_user, hash_secret(ingest_password)))
-    write_atomically(out_dir / "passwd", password_file(accounts))
-    write_atomically(out_dir / "acl", acl_file(ingest_user=ingest_user))
-    console.print(f"wrote {len(accounts) - 1} device accounts and {ingest_user} to {out_dir}")
+    services = [BrokerAccount(ingest_user, hash_secret(ingest_password))]
+    if config_password:
+        services.append(BrokerAccount(config_user, hash_secret(config_password)))
+    write_atomically(out_dir / "passwd", password_file(accounts + services))
+    write_atomically(out_dir / "acl", acl_file(ingest_user=ingest_user,
+                                               config_user=config_user if config_password else None))
+    console.print(f"wrote {len(accounts)} device accounts and {len(services)} service accounts to {out_dir}")
 
 
 @store_app.command("maintain")

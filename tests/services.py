@@ -120,9 +120,9 @@ class Broker:
             conf += f"password_file {self.password_file}\nuse_username_as_clientid true\n"
         if self.acl_file:
             conf += f"acl_file {self.acl_file}\n"
-        (self.root / "mosquitto.conf").write_text(conf)
         if os.geteuid() == 0:
             conf += "user root\n"  # keep root so it can read our temporary files
+        (self.root / "mosquitto.conf").write_text(conf)
         self.process = subprocess.Popen(["mosquitto", "-c", str(self.root / "mosquitto.conf")],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
