@@ -21,8 +21,9 @@ class DeviceDirectory:
     """Device records by id. A full reload every `refresh_s` picks up revocations; ids not yet known
     are looked up when they first appear, so a freshly provisioned device is accepted at once."""
 
-    def __init__(self, pool: asyncpg.Pool, *, refresh_s: float,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, refresh_s: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._pool = pool
         self._refresh_s = refresh_s
         self._monotonic = monotonic
@@ -53,5 +54,4 @@ class DeviceDirectory:
 
 
 def _record(row: asyncpg.Record) -> DeviceRecord:
-    return DeviceRecord(device_id=row["device_id"], vehicle_id=row["vehicle_id"], vin=row["vin"],
-                        active=row["active"])
+    return DeviceRecord(device_id=row["device_id"], vehicle_id=row["vehicle_id"], vin=row["vin"], active=row["active"])

@@ -20,10 +20,16 @@ class IngestMetrics:
         self.rejected = Counter("pitcall_ingest_messages_rejected", "Messages dead-lettered", ["reason"], registry=r)
         self.store_retries = Counter("pitcall_ingest_store_retries", "Batches retried after a store error", registry=r)
         self.batch_seconds = Histogram(
-            "pitcall_ingest_batch_seconds", "Time to validate and commit a batch", buckets=LATENCY_BUCKETS, registry=r
+            "pitcall_ingest_batch_seconds",
+            "Time to validate and commit a batch",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.lag_seconds = Histogram(
-            "pitcall_ingest_lag_seconds", "Receipt to commit, per message", buckets=LATENCY_BUCKETS, registry=r
+            "pitcall_ingest_lag_seconds",
+            "Receipt to commit, per message",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.queue_depth = Gauge("pitcall_ingest_queue_depth", "Deliveries received, not yet committed", registry=r)
         self.connected = Gauge("pitcall_ingest_broker_connected", "1 while connected to the broker", registry=r)

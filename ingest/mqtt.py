@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.rows import Delivery
@@ -52,9 +53,14 @@ class BrokerOptions:
 class MqttSource:
     """Receive QoS 1 messages on a persistent session and acknowledge them on request."""
 
-    def __init__(self, options: BrokerOptions, *, on_delivery: Callable[[Delivery], None],
-                 on_ready: Callable[[bool], None] = lambda ready: None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        options: BrokerOptions,
+        *,
+        on_delivery: Callable[[Delivery], None],
+        on_ready: Callable[[bool], None] = lambda ready: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._options = options
         self._on_delivery = on_delivery
         self._on_ready = on_ready
@@ -67,8 +73,12 @@ class MqttSource:
         self._client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self._options.client_id,
-                             protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self._options.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=True,
+        )
         if self._options.username:
             client.username_pw_set(self._options.username, self._options.password)
         if self._options.tls or self._options.tls_ca_file:
@@ -82,11 +92,16 @@ class MqttSource:
 
     def start(self) -> None:
         """Connect in the background; paho reconnects by itself with backoff."""
-        properties = Properties(PacketTypes.CONNECT)
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = NEVER_EXPIRE
         properties.ReceiveMaximum = self._options.receive_maximum
-        self._client.connect_async(self._options.host, self._options.port, keepalive=self._options.keepalive_s,
-                                   clean_start=False, properties=properties)
+        self._client.connect_async(
+            self._options.host,
+            self._options.port,
+            keepalive=self._options.keepalive_s,
+            clean_start=False,
+            properties=properties,
+        )
         self._client.loop_start()
 
     def stop_taking(self) -> None:
@@ -108,8 +123,14 @@ class MqttSource:
         self._client.disconnect()
         self._client.loop_stop()
 
-    def _handle_connect(self, client: mqtt.Client, _userdata: object, _flags: object,
-                        reason: mqtt.ReasonCode, _properties: object) -> None:
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _flags: object,
+        reason: ReasonCode,
+        _properties: object,
+    ) -> None:
         if reason.is_failure:
             log.error("broker refused connection", extra={"reason": str(reason)})
             return
@@ -120,8 +141,14 @@ class MqttSource:
         self.connected.set()
         log.info("connected to broker", extra={"host": self._options.host, "port": self._options.port})
 
-    def _handle_subscribe(self, _client: mqtt.Client, _userdata: object, _mid: int,
-                          reasons: list[mqtt.ReasonCode], _properties: object) -> None:
+    def _handle_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _properties: object,
+    ) -> None:
         failed = [str(r) for r in reasons if r.is_failure]
         if failed:
             log.error("subscription refused", extra={"reasons": failed})
@@ -130,8 +157,14 @@ class MqttSource:
             self._on_ready(True)
             log.info("subscribed", extra={"filters": list(self._options.filters)})
 
-    def _handle_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object,
-                           reason: mqtt.ReasonCode, _properties: object) -> None:
+    def _handle_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: object,
+        reason: ReasonCode,
+        _properties: object,
+    ) -> None:
         with self._lock:
             self._generation += 1
         self.connected.clear()
@@ -147,5 +180,4 @@ class MqttSource:
             topic = message.topic
         except UnicodeDecodeError:  # brokers refuse such topics; keep the bytes readable anyway
             topic = bytes(message._topic).decode("utf-8", errors="replace")
-        self._on_delivery(Delivery(topic=topic, payload=message.payload,
-                                   received_at=self._clock(), ack=handle))
+        self._on_delivery(Delivery(topic=topic, payload=bytes(message.payload), received_at=self._clock(), ack=handle))

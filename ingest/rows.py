@@ -55,8 +55,15 @@ def hour_bucket(ts: datetime) -> datetime:
 
 def dead_letter_row(delivery: Delivery, rejected: Rejected) -> DeadLetterRow:
     payload = delivery.payload
-    return (delivery.received_at, delivery.topic, rejected.device_id, rejected.reason, rejected.detail,
-            payload[:DEAD_LETTER_PAYLOAD_LIMIT], len(payload))
+    return (
+        delivery.received_at,
+        delivery.topic,
+        rejected.device_id,
+        rejected.reason,
+        rejected.detail,
+        payload[:DEAD_LETTER_PAYLOAD_LIMIT],
+        len(payload),
+    )
 
 
 def build_write_set(verdicts: Sequence[tuple[Delivery, Accepted | Rejected]]) -> WriteSet:
@@ -75,14 +82,26 @@ def _add_accepted(rows: WriteSet, delivery: Delivery, accepted: Accepted) -> Non
     message, vehicle_id = accepted.message, accepted.device.vehicle_id
     if isinstance(message, TelemetryMessage):
         for sample in message.samples:
-            rows.telemetry.append((sample.ts, vehicle_id, message.device_id, message.seq,
-                                   orjson.dumps(sample.pids).decode()))
+            rows.telemetry.append(
+                (sample.ts, vehicle_id, message.device_id, message.seq, orjson.dumps(sample.pids).decode())
+            )
             rows.invalidations.add((vehicle_id, hour_bucket(sample.ts)))
         _note_progress(rows, message.device_id, message.seq, delivery.received_at)
     elif isinstance(message, DtcMessage):
         frame = message.freeze_frame.model_dump_json() if message.freeze_frame else None
-        rows.dtc.append((message.ts, vehicle_id, message.device_id, message.seq, message.mil,
-                         list(message.stored), list(message.pending), list(message.permanent), frame))
+        rows.dtc.append(
+            (
+                message.ts,
+                vehicle_id,
+                message.device_id,
+                message.seq,
+                message.mil,
+                list(message.stored),
+                list(message.pending),
+                list(message.permanent),
+                frame,
+            )
+        )
         _note_progress(rows, message.device_id, message.seq, delivery.received_at)
     elif isinstance(message, StatusMessage):
         _add_status(rows, message, delivery.received_at)
@@ -100,5 +119,13 @@ def _add_status(rows: WriteSet, message: StatusMessage, received_at: datetime) -
     current = rows.statuses.get(message.device_id)
     if current is not None and current[2] > message.ts:
         return
-    rows.statuses[message.device_id] = (message.device_id, message.online, message.ts, message.agent_version,
-                                        message.adapter, message.protocol, message.buffer_depth, received_at)
+    rows.statuses[message.device_id] = (
+        message.device_id,
+        message.online,
+        message.ts,
+        message.agent_version,
+        message.adapter,
+        message.protocol,
+        message.buffer_depth,
+        received_at,
+    )

@@ -40,17 +40,27 @@ Verdict = tuple[Delivery, Accepted | Rejected]
 def broker_options(settings: IngestSettings) -> BrokerOptions:
     kinds = (MessageKind.TELEMETRY, MessageKind.DTC, MessageKind.STATUS)
     return BrokerOptions(
-        host=settings.mqtt_host, port=settings.mqtt_port, client_id=settings.client_id,
-        username=settings.mqtt_username, password=settings.mqtt_password.get_secret_value() or None,
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        client_id=settings.client_id,
+        username=settings.mqtt_username,
+        password=settings.mqtt_password.get_secret_value() or None,
         filters=[shared_filter(k, group=settings.share_group, prefix=settings.topic_prefix) for k in kinds],
-        receive_maximum=settings.receive_maximum, tls=settings.mqtt_tls, tls_ca_file=settings.mqtt_ca_file,
+        receive_maximum=settings.receive_maximum,
+        tls=settings.mqtt_tls,
+        tls_ca_file=settings.mqtt_ca_file,
     )
 
 
 class IngestService:
-    def __init__(self, settings: IngestSettings, *, metrics: IngestMetrics | None = None,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        *,
+        metrics: IngestMetrics | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._settings = settings
         self.metrics = metrics or IngestMetrics()
         self._monotonic = monotonic
@@ -66,10 +76,17 @@ class IngestService:
         def on_delivery(delivery: Delivery) -> None:
             loop.call_soon_threadsafe(inbox.put_nowait, delivery)
 
-        source = MqttSource(broker_options(self._settings), on_delivery=on_delivery,
-                            on_ready=lambda ready: self.metrics.connected.set(1 if ready else 0))
-        pool = await asyncpg.create_pool(asyncpg_url(self._settings.database_url), min_size=0,
-                                         max_size=self._settings.pool_size, init=writer.prepare_connection)
+        source = MqttSource(
+            broker_options(self._settings),
+            on_delivery=on_delivery,
+            on_ready=lambda ready: self.metrics.connected.set(1 if ready else 0),
+        )
+        pool = await asyncpg.create_pool(
+            asyncpg_url(self._settings.database_url),
+            min_size=0,
+            max_size=self._settings.pool_size,
+            init=writer.prepare_connection,
+        )
         directory = DeviceDirectory(pool, refresh_s=self._settings.device_refresh_s, monotonic=self._monotonic)
         stopper = asyncio.create_task(self._on_stop(stop, source))
         source.start()
@@ -113,13 +130,20 @@ class IngestService:
                 break
         return batcher.take()
 
-    async def _process(self, batch: list[Delivery], pool: asyncpg.Pool, directory: DeviceDirectory,
-                       source: MqttSource, stop: asyncio.Event) -> bool:
+    async def _process(
+        self,
+        batch: list[Delivery],
+        pool: asyncpg.Pool,
+        directory: DeviceDirectory,
+        source: MqttSource,
+        stop: asyncio.Event,
+    ) -> bool:
         """Commit a batch (retrying while the store is away) and ack it; False if given up on stop."""
         started = self._monotonic()
         self.metrics.received.inc(len(batch))
-        parsed = [(d, parse(d.topic, d.payload, prefix=self._settings.topic_prefix, limits=self._limits))
-                  for d in batch]
+        parsed = [
+            (d, parse(d.topic, d.payload, prefix=self._settings.topic_prefix, limits=self._limits)) for d in batch
+        ]
         delay = self._settings.retry_initial_s
         while True:
             try:
@@ -138,12 +162,18 @@ class IngestService:
         self._record(verdicts, started)
         return True
 
-    async def _authorize(self, parsed: list[tuple[Delivery, Parsed | Rejected]],
-                         directory: DeviceDirectory) -> list[Verdict]:
+    async def _authorize(
+        self, parsed: list[tuple[Delivery, Parsed | Rejected]], directory: DeviceDirectory
+    ) -> list[Verdict]:
         device_ids = [p.message.device_id for _, p in parsed if isinstance(p, Parsed)]
         devices = await directory.ensure(device_ids)
-        return [(d, authorize(p, devices=devices, now=d.received_at, limits=self._limits)
-                 if isinstance(p, Parsed) else p) for d, p in parsed]
+        return [
+            (
+                d,
+                authorize(p, devices=devices, now=d.received_at, limits=self._limits) if isinstance(p, Parsed) else p,
+            )
+            for d, p in parsed
+        ]
 
     async def _write(self, verdicts: list[Verdict], pool: asyncpg.Pool) -> None:
         try:
@@ -162,8 +192,11 @@ class IngestService:
                 result = await writer.write(pool, build_write_set([(delivery, verdict)]))
                 self.metrics.samples_stored.inc(result.samples_stored)
             except RejectedByStoreError as exc:
-                refused = Rejected("schema", f"refused by the database: {exc}"[:2000],
-                                   getattr(getattr(verdict, "message", None), "device_id", None))
+                refused = Rejected(
+                    "schema",
+                    f"refused by the database: {exc}"[:2000],
+                    getattr(getattr(verdict, "message", None), "device_id", None),
+                )
                 verdicts[index] = (delivery, refused)
                 await writer.write(pool, build_write_set([(delivery, refused)]))
 
@@ -172,8 +205,10 @@ class IngestService:
         for delivery, verdict in verdicts:
             if isinstance(verdict, Rejected):
                 self.metrics.rejected.labels(verdict.reason).inc()
-                log.info("dead-lettered", extra={"reason": verdict.reason, "topic": delivery.topic,
-                                                 "detail": verdict.detail[:300]})
+                log.info(
+                    "dead-lettered",
+                    extra={"reason": verdict.reason, "topic": delivery.topic, "detail": verdict.detail[:300]},
+                )
             else:
                 kind = type(verdict.message).__name__.removesuffix("Message").lower()
                 self.metrics.stored.labels(kind).inc()

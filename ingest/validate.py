@@ -78,7 +78,9 @@ def parse(topic: str, payload: bytes, *, prefix: str, limits: Limits) -> Parsed 
         return _schema_rejection(exc, device_id)
     if message.device_id != device_id:
         return Rejected(
-            "topic_device_mismatch", f"payload device_id {message.device_id!r} on topic of {device_id!r}", device_id
+            "topic_device_mismatch",
+            f"payload device_id {message.device_id!r} on topic of {device_id!r}",
+            device_id,
         )
     return Parsed(parsed_topic, message)
 
@@ -92,7 +94,9 @@ def _schema_rejection(exc: ValidationError, device_id: str) -> Rejected:
     return Rejected("schema", shown + more, device_id)
 
 
-def authorize(parsed: Parsed, *, devices: Mapping[str, DeviceRecord], now: datetime, limits: Limits) -> Accepted | Rejected:
+def authorize(
+    parsed: Parsed, *, devices: Mapping[str, DeviceRecord], now: datetime, limits: Limits
+) -> Accepted | Rejected:
     """Check a parsed message against the device registry and the accepted time window."""
     message = parsed.message
     device = devices.get(message.device_id)

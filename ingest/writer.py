@@ -64,8 +64,15 @@ def is_transient(exc: BaseException) -> bool:
     """Tell whether a database error may go away if the same batch is tried again."""
     if isinstance(exc, asyncpg.PostgresError):
         return (exc.sqlstate or "").startswith(TRANSIENT_SQLSTATE_CLASSES)
-    return isinstance(exc, (OSError, asyncio.TimeoutError, asyncpg.InterfaceError,
-                            asyncpg.exceptions.ConnectionDoesNotExistError))
+    return isinstance(
+        exc,
+        (
+            OSError,
+            asyncio.TimeoutError,
+            asyncpg.InterfaceError,
+            asyncpg.exceptions.ConnectionDoesNotExistError,
+        ),
+    )
 
 
 async def prepare_connection(conn: asyncpg.Connection) -> None:
@@ -78,7 +85,7 @@ async def write(pool: asyncpg.Pool, rows: WriteSet, *, timeout_s: float = 30.0) 
     try:
         async with pool.acquire(timeout=timeout_s) as conn, conn.transaction():
             return await asyncio.wait_for(_write(conn, rows), timeout_s)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
         if is_transient(exc):
             raise TransientStoreError(f"{type(exc).__name__}: {exc}") from exc
         raise RejectedByStoreError(f"{type(exc).__name__}: {exc}") from exc

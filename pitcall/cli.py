@@ -14,12 +14,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from ingest.settings import DEV_PASSWORD
 from pitcall import logs
 from pitcall.bench.cli import bench_app
 from pitcall.settings import ToolSettings
 from simulators.cli import simulate_app
 from store import fleet, migrate
-from ingest.settings import DEV_PASSWORD
 from store.broker_files import BrokerAccount, acl_file, device_accounts, password_file, write_atomically
 from store.db import make_engine
 from store.maintenance import apply_retention, current_edition, refresh_rollups
@@ -33,8 +33,15 @@ devices_app = typer.Typer(help="OBD dongles: provision, revoke, list.", no_args_
 vehicles_app = typer.Typer(help="Vehicles of a store.", no_args_is_help=True)
 store_app = typer.Typer(help="Store maintenance jobs (rollups, retention).", no_args_is_help=True)
 broker_app = typer.Typer(help="Broker configuration generated from the registry.", no_args_is_help=True)
-for sub, name in ((db_app, "db"), (devices_app, "devices"), (vehicles_app, "vehicles"), (store_app, "store"),
-                  (broker_app, "broker"), (simulate_app, "simulate"), (bench_app, "bench")):
+for sub, name in (
+    (db_app, "db"),
+    (devices_app, "devices"),
+    (vehicles_app, "vehicles"),
+    (store_app, "store"),
+    (broker_app, "broker"),
+    (simulate_app, "simulate"),
+    (bench_app, "bench"),
+):
     app.add_typer(sub, name=name)
 console = Console(stderr=True)
 
@@ -65,10 +72,13 @@ def vehicles_add(
 ) -> None:
     """Register a vehicle with a store (the store is created if missing)."""
     with make_engine(ToolSettings().database_url).begin() as conn:
-        store_id = fleet.ensure_store(conn, group_name=group, store_code=store_code, store_name=store_name or store_code)
+        store_id = fleet.ensure_store(
+            conn, group_name=group, store_code=store_code, store_name=store_name or store_code
+        )
         try:
-            vehicle_id = fleet.add_vehicle(conn, store_id=store_id, vin=vin, make=make, model=model, year=year,
-                                           engine=engine)
+            vehicle_id = fleet.add_vehicle(
+                conn, store_id=store_id, vin=vin, make=make, model=model, year=year, engine=engine
+            )
         except fleet.ConflictError as exc:
             raise _fail(str(exc)) from exc
     console.print(f"vehicle {vin} registered as #{vehicle_id}")
@@ -100,8 +110,11 @@ def devices_revoke(device_id: str) -> None:
 @devices_app.command("list")
 def devices_list() -> None:
     """List devices with their vehicle, state and last message."""
-    query = (select(devices.c.device_id, vehicles.c.vin, devices.c.state, devices.c.last_seq, devices.c.last_seen_at)
-             .join(vehicles, vehicles.c.id == devices.c.vehicle_id).order_by(devices.c.device_id))
+    query = (
+        select(devices.c.device_id, vehicles.c.vin, devices.c.state, devices.c.last_seq, devices.c.last_seen_at)
+        .join(vehicles, vehicles.c.id == devices.c.vehicle_id)
+        .order_by(devices.c.device_id)
+    )
     table = Table("device", "vin", "state", "last seq", "last seen")
     with make_engine(ToolSettings().database_url).connect() as conn:
         for row in conn.execute(query):
@@ -115,12 +128,20 @@ def broker_acl(
     ingest_user: str = "pitcall-ingest",
     ingest_password: Annotated[str, typer.Option(envvar="INGEST_MQTT_PASSWORD", help="ingest's broker password")] = "",
     config_user: str = "pitcall-api",
-    config_password: Annotated[str, typer.Option(envvar="PITCALL_CONFIG_MQTT_PASSWORD",
-                                                  help="password of the account that publishes device configs")] = "",
+    config_password: Annotated[
+        str,
+        typer.Option(
+            envvar="PITCALL_CONFIG_MQTT_PASSWORD",
+            help="password of the account that publishes device configs",
+        ),
+    ] = "",
 ) -> None:
     """Write Mosquitto's password and ACL files from the provisioned devices (then SIGHUP the broker)."""
     settings = ToolSettings()
-    for name, password in (("INGEST_MQTT_PASSWORD", ingest_password), ("PITCALL_CONFIG_MQTT_PASSWORD", config_password)):
+    for name, password in (
+        ("INGEST_MQTT_PASSWORD", ingest_password),
+        ("PITCALL_CONFIG_MQTT_PASSWORD", config_password),
+    ):
         if settings.environment != "development" and password == DEV_PASSWORD:
             raise _fail(f"{name} is the development default; refused outside development")
     if not ingest_password:
@@ -131,8 +152,10 @@ def broker_acl(
     if config_password:
         services.append(BrokerAccount(config_user, hash_secret(config_password)))
     write_atomically(out_dir / "passwd", password_file(accounts + services))
-    write_atomically(out_dir / "acl", acl_file(ingest_user=ingest_user,
-                                               config_user=config_user if config_password else None))
+    write_atomically(
+        out_dir / "acl",
+        acl_file(ingest_user=ingest_user, config_user=config_user if config_password else None),
+    )
     console.print(f"wrote {len(accounts)} device accounts and {len(services)} service accounts to {out_dir}")
 
 
@@ -195,8 +218,10 @@ def ingest() -> None:
 
 
 @app.command("demo")
-def demo(vehicles_count: Annotated[int, typer.Option("--vehicles")] = 20,
-         minutes: Annotated[int, typer.Option(help="minutes of driving per vehicle")] = 10) -> None:
+def demo(
+    vehicles_count: Annotated[int, typer.Option("--vehicles")] = 20,
+    minutes: Annotated[int, typer.Option(help="minutes of driving per vehicle")] = 10,
+) -> None:
     """Run the main job on local services: migrate, ingest, publish a simulated fleet, show rows arriving."""
     from pitcall.demo import run_demo
 

@@ -35,9 +35,14 @@ def run_demo(settings: ToolSettings, *, vehicles: int, minutes: int) -> None:
         console.print(f"created database {settings.database_url}")
     migrate.upgrade(settings.database_url)
     console.print("[bold]schema migrated[/bold] (TimescaleDB hypertables, rollups)")
-    env = {**os.environ, "INGEST_DATABASE_URL": settings.database_url, "INGEST_MQTT_HOST": settings.mqtt_host,
-           "INGEST_MQTT_PORT": str(settings.mqtt_port), "INGEST_CLIENT_ID": "pitcall-ingest-demo",
-           "INGEST_METRICS_PORT": "0"}
+    env = {
+        **os.environ,
+        "INGEST_DATABASE_URL": settings.database_url,
+        "INGEST_MQTT_HOST": settings.mqtt_host,
+        "INGEST_MQTT_PORT": str(settings.mqtt_port),
+        "INGEST_CLIENT_ID": "pitcall-ingest-demo",
+        "INGEST_METRICS_PORT": "0",
+    }
     ingest = subprocess.Popen([sys.executable, "-m", "pitcall", "ingest"], env=env, stderr=subprocess.DEVNULL)
     try:
         time.sleep(1.5)
@@ -59,10 +64,16 @@ def _wait_for_rows(settings: ToolSettings, *, expected: int, minutes: int, timeo
     count = 0
     while time.monotonic() < deadline:
         with engine.connect() as conn:
-            count = conn.scalar(text(
-                "SELECT count(*) FROM telemetry t JOIN vehicles v ON v.id = t.vehicle_id JOIN stores s "
-                "ON s.id = v.store_id WHERE s.code = :store AND t.ts > now() - make_interval(mins => :m + 5)"),
-                {"store": DEMO_STORE, "m": minutes}) or 0
+            count = (
+                conn.scalar(
+                    text(
+                        "SELECT count(*) FROM telemetry t JOIN vehicles v ON v.id = t.vehicle_id JOIN stores s "
+                        "ON s.id = v.store_id WHERE s.code = :store AND t.ts > now() - make_interval(mins => :m + 5)"
+                    ),
+                    {"store": DEMO_STORE, "m": minutes},
+                )
+                or 0
+            )
         console.print(f"rows in telemetry for the demo fleet: {count} / {expected}")
         if count >= expected:
             return
@@ -75,9 +86,15 @@ def _show(settings: ToolSettings, minutes: int) -> None:
     with make_engine(settings.database_url).connect() as conn:
         for row in conn.execute(LATEST, {"store": DEMO_STORE, "minutes": minutes}):
             latest = row.latest or {}
-            table.add_row(row.vin, row.car, str(row.samples), f"{row.last_ts:%H:%M:%S}" if row.last_ts else "-",
-                          str(latest.get("RPM")), str(latest.get("COOLANT_TEMP")),
-                          str(latest.get("CONTROL_MODULE_VOLTAGE")))
+            table.add_row(
+                row.vin,
+                row.car,
+                str(row.samples),
+                f"{row.last_ts:%H:%M:%S}" if row.last_ts else "-",
+                str(latest.get("RPM")),
+                str(latest.get("COOLANT_TEMP")),
+                str(latest.get("CONTROL_MODULE_VOLTAGE")),
+            )
         dead = conn.scalar(text("SELECT count(*) FROM dead_letters"))
     console.print(table)
     console.print(f"dead letters so far: {dead}. Query the data: psql {settings.database_url}")

@@ -27,14 +27,16 @@ def provision_fleet(database_url: str, vehicles: list[SimulatedVehicle]) -> int:
     """Register the fleet's vehicles and dongles in the demo store; skip those that exist. Return new devices."""
     created = 0
     with make_engine(database_url).begin() as conn:
-        store_id = registry.ensure_store(conn, group_name="Demo dealer group", store_code=DEMO_STORE,
-                                         store_name="上海浦东 4S 店 (demo)")
+        store_id = registry.ensure_store(
+            conn, group_name="Demo dealer group", store_code=DEMO_STORE, store_name="上海浦东 4S 店 (demo)"
+        )
         known = set(conn.scalars(select(devices.c.device_id)))
         for v in vehicles:
             if v.device_id in known:
                 continue
-            registry.add_vehicle(conn, store_id=store_id, vin=v.vin, make=v.make, model=v.model, year=v.year,
-                                 engine=v.engine)
+            registry.add_vehicle(
+                conn, store_id=store_id, vin=v.vin, make=v.make, model=v.model, year=v.year, engine=v.engine
+            )
             registry.provision_device(conn, device_id=v.device_id, vin=v.vin)
             created += 1
     return created
@@ -56,7 +58,8 @@ def simulate_fleet(
     publisher = Publisher(host=settings.mqtt_host, port=settings.mqtt_port, client_id=f"pitcall-sim-{os.getpid()}")
     sent = 0
     for vehicle in track(fleet, description="publishing", console=console):
-        sent += publisher.publish(telemetry(vehicle, start=start, samples=minutes * 60, seed=seed,
-                                            seq_start=int(start.timestamp())))
+        sent += publisher.publish(
+            telemetry(vehicle, start=start, samples=minutes * 60, seed=seed, seq_start=int(start.timestamp()))
+        )
     publisher.close()
     console.print(f"published {sent} telemetry messages for {len(fleet)} vehicles")

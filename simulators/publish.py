@@ -16,16 +16,27 @@ class PublishError(RuntimeError):
 
 
 def topic_for(message: TelemetryMessage | DtcMessage | StatusMessage, *, prefix: str) -> str:
-    kind = {TelemetryMessage: MessageKind.TELEMETRY, DtcMessage: MessageKind.DTC,
-            StatusMessage: MessageKind.STATUS}[type(message)]
+    kind = {
+        TelemetryMessage: MessageKind.TELEMETRY,
+        DtcMessage: MessageKind.DTC,
+        StatusMessage: MessageKind.STATUS,
+    }[type(message)]
     return str(Topic(message.device_id, kind, prefix))
 
 
 class Publisher:
     """One MQTT connection that publishes QoS 1 messages and can wait until all are acknowledged."""
 
-    def __init__(self, *, host: str, port: int, client_id: str, username: str | None = None,
-                 password: str | None = None, max_inflight: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        client_id: str,
+        username: str | None = None,
+        password: str | None = None,
+        max_inflight: int = 1000,
+    ) -> None:
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         if username:
             self._client.username_pw_set(username, password)
@@ -43,8 +54,9 @@ class Publisher:
         if len(self._pending) >= 10_000:
             self.flush()
 
-    def publish(self, messages: Iterable[TelemetryMessage | DtcMessage | StatusMessage], *,
-                prefix: str = "pitcall/v1") -> int:
+    def publish(
+        self, messages: Iterable[TelemetryMessage | DtcMessage | StatusMessage], *, prefix: str = "pitcall/v1"
+    ) -> int:
         count = 0
         for message in messages:
             self.publish_raw(topic_for(message, prefix=prefix), dump_message(message))

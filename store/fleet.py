@@ -35,8 +35,9 @@ class ProvisionedDevice:
     secret: str  # shown once to whoever provisions the dongle; only its hash is stored
 
 
-def ensure_store(conn: Connection, *, group_name: str, store_code: str, store_name: str,
-                 timezone: str = "Asia/Shanghai") -> int:
+def ensure_store(
+    conn: Connection, *, group_name: str, store_code: str, store_name: str, timezone: str = "Asia/Shanghai"
+) -> int:
     """Return the id of the store with this code, creating it (and its group) if missing."""
     store_id = conn.scalar(select(stores.c.id).where(stores.c.code == store_code))
     if store_id is not None:
@@ -49,11 +50,12 @@ def ensure_store(conn: Connection, *, group_name: str, store_code: str, store_na
         .values(group_id=group_id, code=store_code, name=store_name, timezone=timezone)
         .returning(stores.c.id)
     )
-    return int(new_id)  # type: ignore[arg-type]
+    return int(new_id)
 
 
-def add_vehicle(conn: Connection, *, store_id: int, vin: str, make: str, model: str, year: int,
-                engine: str = "") -> int:
+def add_vehicle(
+    conn: Connection, *, store_id: int, vin: str, make: str, model: str, year: int, engine: str = ""
+) -> int:
     """Register a vehicle; raise ConflictError if the VIN is registered already."""
     if conn.scalar(select(vehicles.c.id).where(vehicles.c.vin == vin)) is not None:
         raise ConflictError(f"vehicle {vin} is registered already")
@@ -62,7 +64,7 @@ def add_vehicle(conn: Connection, *, store_id: int, vin: str, make: str, model: 
         .values(store_id=store_id, vin=vin, make=make, model=model, year=year, engine=engine)
         .returning(vehicles.c.id)
     )
-    return int(vehicle_id)  # type: ignore[arg-type]
+    return int(vehicle_id)
 
 
 def provision_device(conn: Connection, *, device_id: str, vin: str, secret: str | None = None) -> ProvisionedDevice:
@@ -81,8 +83,11 @@ def provision_device(conn: Connection, *, device_id: str, vin: str, secret: str 
     secret = secret or new_secret()
     conn.execute(
         insert(devices).values(
-            device_id=device_id, store_id=vehicle.store_id, vehicle_id=vehicle.id,
-            secret_hash=hash_secret(secret), state="active",
+            device_id=device_id,
+            store_id=vehicle.store_id,
+            vehicle_id=vehicle.id,
+            secret_hash=hash_secret(secret),
+            state="active",
         )
     )
     return ProvisionedDevice(device_id=device_id, vehicle_id=vehicle.id, vin=vin, secret=secret)

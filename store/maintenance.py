@@ -36,8 +36,9 @@ SELECT (SELECT count(*) FROM claimed) AS buckets, (SELECT count(*) FROM upserted
 """)
 
 
-def refresh_rollups(conn: Connection, *, now: datetime, settle: timedelta = timedelta(minutes=5),
-                    limit: int = 5000) -> int:
+def refresh_rollups(
+    conn: Connection, *, now: datetime, settle: timedelta = timedelta(minutes=5), limit: int = 5000
+) -> int:
     """Recompute up to `limit` invalidated vehicle-hours that ended at least `settle` ago.
 
     Returns how many vehicle-hours were recomputed; call again while it returns `limit`.
@@ -49,18 +50,30 @@ def refresh_rollups(conn: Connection, *, now: datetime, settle: timedelta = time
     return int(row.buckets)
 
 
-def apply_retention(conn: Connection, *, edition: Edition, now: datetime, policy: StorePolicy,
-                    dead_letter_retention: timedelta = timedelta(days=90)) -> dict[str, int]:
+def apply_retention(
+    conn: Connection,
+    *,
+    edition: Edition,
+    now: datetime,
+    policy: StorePolicy,
+    dead_letter_retention: timedelta = timedelta(days=90),
+) -> dict[str, int]:
     """Drop raw and rollup chunks past retention (Apache edition) and old dead letters."""
     dropped: dict[str, int] = {}
     if edition is Edition.APACHE:
-        for table, keep in (("telemetry", policy.telemetry_retention), ("dtc_events", policy.telemetry_retention),
-                            ("telemetry_hourly_rollup", policy.rollup_retention)):
-            chunks = conn.execute(text("SELECT drop_chunks(:table, older_than => :cutoff)"),
-                                  {"table": table, "cutoff": now - keep}).all()
+        for table, keep in (
+            ("telemetry", policy.telemetry_retention),
+            ("dtc_events", policy.telemetry_retention),
+            ("telemetry_hourly_rollup", policy.rollup_retention),
+        ):
+            chunks = conn.execute(
+                text("SELECT drop_chunks(:table, older_than => :cutoff)"),
+                {"table": table, "cutoff": now - keep},
+            ).all()
             dropped[table] = len(chunks)
-    deleted = conn.execute(text("DELETE FROM dead_letters WHERE received_at < :cutoff"),
-                           {"cutoff": now - dead_letter_retention})
+    deleted = conn.execute(
+        text("DELETE FROM dead_letters WHERE received_at < :cutoff"), {"cutoff": now - dead_letter_retention}
+    )
     dropped["dead_letters"] = deleted.rowcount
     return dropped
 

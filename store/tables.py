@@ -165,9 +165,7 @@ dead_letters = Table(
     Column("detail", Text, nullable=False),
     Column("payload", LargeBinary, nullable=False),
     Column("payload_bytes", Integer, nullable=False),
-    CheckConstraint(
-        "reason IN (" + ", ".join(f"'{r}'" for r in DEAD_LETTER_REASONS) + ")", name="reason"
-    ),
+    CheckConstraint("reason IN (" + ", ".join(f"'{r}'" for r in DEAD_LETTER_REASONS) + ")", name="reason"),
     Index("ix_dead_letters_received_at", "received_at"),
     Index("ix_dead_letters_reason_received_at", "reason", "received_at"),
 )

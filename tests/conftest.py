@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from store import migrate
 from store.db import sqlalchemy_url
-from tests.helpers import IngestProcess, FleetUnderTest, provision, unique_prefix
+from tests.helpers import FleetUnderTest, IngestFactory, IngestProcess, provision, unique_prefix
 from tests.services import Broker, PostgresCluster
 
 _databases = itertools.count()
@@ -25,10 +26,6 @@ def pg() -> Iterator[PostgresCluster]:
     cluster.start()
     yield cluster
     cluster.destroy()
-
-
-def _admin(cluster: PostgresCluster) -> object:
-    return create_engine(sqlalchemy_url(cluster.url()), isolation_level="AUTOCOMMIT")
 
 
 @pytest.fixture(scope="session")
@@ -74,16 +71,16 @@ def fleet(db_url: str, broker: Broker, prefix: str) -> FleetUnderTest:
 
 
 @pytest.fixture
-def ingest_factory(db_url: str, broker: Broker, prefix: str) -> Iterator[type[IngestProcess]]:
+def ingest_factory(db_url: str, broker: Broker, prefix: str) -> Iterator[IngestFactory]:
     started: list[IngestProcess] = []
 
-    def factory(**kwargs: object) -> IngestProcess:
-        options = {"db_url": db_url, "broker": broker, "prefix": prefix, **kwargs}
-        process = IngestProcess(**options)  # type: ignore[arg-type]
+    def factory(**kwargs: Any) -> IngestProcess:
+        options: dict[str, Any] = {"db_url": db_url, "broker": broker, "prefix": prefix, **kwargs}
+        process = IngestProcess(**options)
         started.append(process)
         return process
 
-    yield factory  # type: ignore[misc]
+    yield factory
     for process in started:
         if process.process and process.process.poll() is None:
             process.kill()

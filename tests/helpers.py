@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text
 
@@ -68,15 +68,24 @@ class IngestProcess:
     process: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "INGEST_DATABASE_URL": self.db_url, "INGEST_MQTT_PORT": str(self.broker.port),
-                "INGEST_MQTT_USERNAME": "", "INGEST_CLIENT_ID": self.client_id, "INGEST_TOPIC_PREFIX": self.prefix,
-                "INGEST_METRICS_PORT": str(self.metrics_port), "INGEST_RETRY_MAX_S": "2", **self.extra_env}
+        return {
+            **os.environ,
+            "INGEST_DATABASE_URL": self.db_url,
+            "INGEST_MQTT_PORT": str(self.broker.port),
+            "INGEST_MQTT_USERNAME": "",
+            "INGEST_CLIENT_ID": self.client_id,
+            "INGEST_TOPIC_PREFIX": self.prefix,
+            "INGEST_METRICS_PORT": str(self.metrics_port),
+            "INGEST_RETRY_MAX_S": "2",
+            **self.extra_env,
+        }
 
     def start(self, *, wait: bool = True) -> IngestProcess:
         self.log_path = self.log_path or self.broker.root / f"{self.client_id}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
-        self.process = subprocess.Popen([sys.executable, "-m", "pitcall", "ingest"], env=self.env(),
-                                        stdout=log, stderr=log)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pitcall", "ingest"], env=self.env(), stdout=log, stderr=log
+        )
         if wait:
             wait_until(self.ready, timeout_s=30, what=f"ingest {self.client_id} subscribed")
         return self
@@ -114,6 +123,12 @@ class IngestProcess:
         return self.process.wait(timeout=timeout_s)
 
 
+class IngestFactory(Protocol):
+    """The `ingest_factory` fixture: an IngestProcess for this test's database, broker and prefix."""
+
+    def __call__(self, **overrides: Any) -> IngestProcess: ...
+
+
 @dataclass
 class FleetUnderTest:
     """Simulated vehicles provisioned in a test database, publishing under a test prefix."""
@@ -123,10 +138,17 @@ class FleetUnderTest:
     broker: Broker
     start: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2))
 
-    def messages(self, samples_per_vehicle: int, *, per_message: int = 10, offset_s: int = 0) -> Iterator[TelemetryMessage]:
+    def messages(
+        self, samples_per_vehicle: int, *, per_message: int = 10, offset_s: int = 0
+    ) -> Iterator[TelemetryMessage]:
         for vehicle in self.vehicles:
-            yield from telemetry(vehicle, start=self.start + timedelta(seconds=offset_s), samples=samples_per_vehicle,
-                                 samples_per_message=per_message, seq_start=offset_s)
+            yield from telemetry(
+                vehicle,
+                start=self.start + timedelta(seconds=offset_s),
+                samples=samples_per_vehicle,
+                samples_per_message=per_message,
+                seq_start=offset_s,
+            )
 
     def publisher(self) -> Publisher:
         return Publisher(host="127.0.0.1", port=self.broker.port, client_id=f"pub-{os.getpid()}-{next(_counter)}")

@@ -57,26 +57,60 @@ class PostgresCluster:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
             os.chmod(self.root, 0o700)
-        subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(self.datadir), "-U", "postgres",
-                                     "--auth=trust", "--no-sync", "-E", "UTF8"]), check=True, capture_output=True)
-        settings = (f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
-                    # fsync off keeps the tests fast and is safe here: "immediate" stops kill processes, not the kernel.
-                    # synchronous_commit stays on, or a commit ingest acked could vanish in such a stop.
-                    "shared_preload_libraries = 'timescaledb'\ntimescaledb.telemetry_level = off\n"
-                    "fsync = off\nfull_page_writes = off\nmax_connections = 100\n"
-                    "timescaledb.max_background_workers = 0\n")
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(self.datadir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        settings = (
+            f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
+            # fsync off keeps the tests fast and is safe here: "immediate" stops kill processes, not the kernel.
+            # synchronous_commit stays on, or a commit ingest acked could vanish in such a stop.
+            "shared_preload_libraries = 'timescaledb'\ntimescaledb.telemetry_level = off\n"
+            "fsync = off\nfull_page_writes = off\nmax_connections = 100\n"
+            "timescaledb.max_background_workers = 0\n"
+        )
         with open(self.datadir / "postgresql.conf", "a") as conf:
             conf.write(settings)
 
     def start(self) -> None:
-        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-l",
-                                     str(self.root / "log"), "-w", "-t", "60", "start"]),
-                       check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(self.datadir),
+                    "-l",
+                    str(self.root / "log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
         wait_for_port(self.port)
 
     def stop(self, mode: str = "fast") -> None:
-        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"]),
-                       check=False, capture_output=True)
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"]),
+            check=False,
+            capture_output=True,
+        )
 
     def destroy(self) -> None:
         self.stop("immediate")
@@ -114,8 +148,11 @@ class Broker:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        conf = MOSQUITTO_CONF.format(port=self.port, anonymous="false" if self.password_file else "true",
-                                     log=self.root / "mosquitto.log")
+        conf = MOSQUITTO_CONF.format(
+            port=self.port,
+            anonymous="false" if self.password_file else "true",
+            log=self.root / "mosquitto.log",
+        )
         if self.password_file:
             conf += f"password_file {self.password_file}\nuse_username_as_clientid true\n"
         if self.acl_file:
@@ -123,8 +160,11 @@ class Broker:
         if os.geteuid() == 0:
             conf += "user root\n"  # keep root so it can read our temporary files
         (self.root / "mosquitto.conf").write_text(conf)
-        self.process = subprocess.Popen(["mosquitto", "-c", str(self.root / "mosquitto.conf")],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            ["mosquitto", "-c", str(self.root / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for_port(self.port)
 
     def stop(self) -> None:

@@ -55,14 +55,19 @@ class LayoutResult:
 def _samples(vehicles: int, per_vehicle: int) -> list[tuple[int, datetime, dict[str, float]]]:
     start = datetime(2026, 11, 1, tzinfo=UTC)
     return [
-        (v, start + timedelta(seconds=i), {p: round(800 + v + i % 97 * 1.25 + k, 2) for k, p in enumerate(PIDS)})
+        (
+            v,
+            start + timedelta(seconds=i),
+            {p: round(800 + v + i % 97 * 1.25 + k, 2) for k, p in enumerate(PIDS)},
+        )
         for v in range(1, vehicles + 1)
         for i in range(per_vehicle)
     ]
 
 
-async def _copy(conn: asyncpg.Connection, layout: str, samples: list[tuple[int, datetime, dict[str, float]]],
-                batch: int) -> float:
+async def _copy(
+    conn: asyncpg.Connection, layout: str, samples: list[tuple[int, datetime, dict[str, float]]], batch: int
+) -> float:
     started = time.perf_counter()
     for lo in range(0, len(samples), batch):
         chunk = samples[lo : lo + batch]
@@ -75,8 +80,9 @@ async def _copy(conn: asyncpg.Connection, layout: str, samples: list[tuple[int, 
     return time.perf_counter() - started
 
 
-async def measure(database_url: str, *, vehicles: int = 50, per_vehicle: int = 4000,
-                  batch: int = 2000) -> list[LayoutResult]:
+async def measure(
+    database_url: str, *, vehicles: int = 50, per_vehicle: int = 4000, batch: int = 2000
+) -> list[LayoutResult]:
     """Load the same samples into each layout and return the figures."""
     samples = _samples(vehicles, per_vehicle)
     conn = await asyncpg.connect(database_url)

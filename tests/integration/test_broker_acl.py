@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from typer.testing import CliRunner
 
 from pitcall.cli import app
@@ -46,13 +48,13 @@ def secured_broker(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     broker.destroy()
 
 
-def _client(broker: Broker, username: str, password: str) -> tuple[mqtt.Client, mqtt.ReasonCode]:
+def _client(broker: Broker, username: str, password: str) -> tuple[mqtt.Client, ReasonCode]:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=username, protocol=MQTTProtocolVersion.MQTTv5)
     client.username_pw_set(username, password)
     connected = threading.Event()
-    outcome: list[mqtt.ReasonCode] = []
+    outcome: list[ReasonCode] = []
 
-    def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: mqtt.ReasonCode, _p: object) -> None:
+    def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
         outcome.append(reason)
         connected.set()
 
@@ -67,7 +69,12 @@ def _publish_reason(client: mqtt.Client, topic: str) -> int:
     """Publish QoS 1 and return the PUBACK reason code."""
     done = threading.Event()
     codes: list[int] = []
-    client.on_publish = lambda _c, _u, _mid, reason, _p: (codes.append(reason.value), done.set())
+
+    def on_publish(_c: mqtt.Client, _u: object, _mid: int, reason: ReasonCode, _p: Properties) -> None:
+        codes.append(reason.value)
+        done.set()
+
+    client.on_publish = on_publish
     client.publish(topic, b"{}", qos=1, retain=topic.endswith("/config"))
     assert done.wait(10), "no PUBACK"
     return codes[0]
@@ -76,7 +83,12 @@ def _publish_reason(client: mqtt.Client, topic: str) -> int:
 def _subscribe_reason(client: mqtt.Client, topic: str) -> int:
     done = threading.Event()
     codes: list[int] = []
-    client.on_subscribe = lambda _c, _u, _mid, reasons, _p: (codes.append(reasons[0].value), done.set())
+
+    def on_subscribe(_c: mqtt.Client, _u: object, _mid: int, reasons: list[ReasonCode], _p: Properties) -> None:
+        codes.append(reasons[0].value)
+        done.set()
+
+    client.on_subscribe = on_subscribe
     client.subscribe(topic, qos=1)
     assert done.wait(10), "no SUBACK"
     return codes[0]
@@ -102,7 +114,13 @@ def test_device_reads_only_its_own_config(secured_broker: tuple[Broker, dict[str
     device, _ = _client(broker, "dongle-a", secrets["dongle-a"])
     seen: list[str] = []
     got_own = threading.Event()
-    device.on_message = lambda _c, _u, m: (seen.append(m.topic), got_own.set() if "dongle-a" in m.topic else None)
+
+    def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        seen.append(message.topic)
+        if "dongle-a" in message.topic:
+            got_own.set()
+
+    device.on_message = on_message
     _subscribe_reason(device, "pitcall/v1/dev/+/config")
     _subscribe_reason(device, "pitcall/v1/dev/+/telemetry")
     assert got_own.wait(10)
@@ -112,23 +130,34 @@ def test_device_reads_only_its_own_config(secured_broker: tuple[Broker, dict[str
 
 
 def test_ingest_account_reads_every_device_on_the_shared_subscription(
-        secured_broker: tuple[Broker, dict[str, str]]) -> None:
+    secured_broker: tuple[Broker, dict[str, str]],
+) -> None:
     broker, secrets = secured_broker
     ingest, reason = _client(broker, "pitcall-ingest", INGEST_PASSWORD)
     assert not reason.is_failure
     assert _subscribe_reason(ingest, "$share/pitcall-ingest/pitcall/v1/dev/+/telemetry") == 1
     received = threading.Event()
-    ingest.on_message = lambda _c, _u, message: received.set() if message.topic.endswith("dongle-b/telemetry") else None
+
+    def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic.endswith("dongle-b/telemetry"):
+            received.set()
+
+    ingest.on_message = on_message
     device, _ = _client(broker, "dongle-b", secrets["dongle-b"])
     assert _publish_reason(device, str(Topic("dongle-b", MessageKind.TELEMETRY))) in ACCEPTED
     assert received.wait(10)
-    assert _publish_reason(ingest, str(Topic("dongle-b", MessageKind.TELEMETRY))) == NOT_AUTHORIZED  # ingest cannot forge
+    assert (
+        _publish_reason(ingest, str(Topic("dongle-b", MessageKind.TELEMETRY))) == NOT_AUTHORIZED
+    )  # ingest cannot forge
 
 
-@pytest.mark.parametrize(("username", "which"), [("dongle-revoked", "dongle-revoked"), ("dongle-a", "dongle-b"),
-                                                 ("ghost", "dongle-a")])
-def test_revoked_unknown_or_wrong_secret_cannot_connect(secured_broker: tuple[Broker, dict[str, str]],
-                                                       username: str, which: str) -> None:
+@pytest.mark.parametrize(
+    ("username", "which"),
+    [("dongle-revoked", "dongle-revoked"), ("dongle-a", "dongle-b"), ("ghost", "dongle-a")],
+)
+def test_revoked_unknown_or_wrong_secret_cannot_connect(
+    secured_broker: tuple[Broker, dict[str, str]], username: str, which: str
+) -> None:
     broker, secrets = secured_broker
     client, reason = _client(broker, username, secrets[which])
     client.loop_stop()

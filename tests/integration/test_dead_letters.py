@@ -12,15 +12,20 @@ import pytest
 from simulators.fleet import SimulatedVehicle
 from store import fleet as registry
 from store.db import make_engine
-from tests.helpers import FleetUnderTest, IngestProcess, rows, scalar, wait_until
+from tests.helpers import FleetUnderTest, IngestFactory, rows, scalar, wait_until
 from wire import MessageKind, Topic
 
 NOW = datetime.now(UTC)
 
 
 def _telemetry(vehicle: SimulatedVehicle, **changes: object) -> dict[str, object]:
-    body: dict[str, object] = {"v": 1, "device_id": vehicle.device_id, "vin": vehicle.vin, "seq": 99,
-                               "samples": [{"ts": (NOW - timedelta(minutes=5)).isoformat(), "pids": {"RPM": 800}}]}
+    body: dict[str, object] = {
+        "v": 1,
+        "device_id": vehicle.device_id,
+        "vin": vehicle.vin,
+        "seq": 99,
+        "samples": [{"ts": (NOW - timedelta(minutes=5)).isoformat(), "pids": {"RPM": 800}}],
+    }
     body.update(changes)
     return body
 
@@ -39,23 +44,37 @@ def _revoked(fleet: FleetUnderTest, db_url: str) -> tuple[str, bytes]:
 Case = Callable[[FleetUnderTest, str], tuple[str, bytes]]
 CASES: dict[str, Case] = {
     "not_json": lambda f, db: (_topic(f, f.vehicles[0].device_id), b'{"v": 1, "samples": [ \xff\xfe'),
-    "schema": lambda f, db: (_topic(f, f.vehicles[0].device_id),
-                             orjson.dumps(_telemetry(f.vehicles[0], samples=[{"ts": "yesterday", "pids": {}}]))),
+    "schema": lambda f, db: (
+        _topic(f, f.vehicles[0].device_id),
+        orjson.dumps(_telemetry(f.vehicles[0], samples=[{"ts": "yesterday", "pids": {}}])),
+    ),
     "too_large": lambda f, db: (_topic(f, f.vehicles[0].device_id), b"{" + b" " * (256 * 1024) + b"}"),
-    "unknown_device": lambda f, db: (_topic(f, "ghost-0001"), orjson.dumps(
-        _telemetry(f.vehicles[0], device_id="ghost-0001"))),
+    "unknown_device": lambda f, db: (
+        _topic(f, "ghost-0001"),
+        orjson.dumps(_telemetry(f.vehicles[0], device_id="ghost-0001")),
+    ),
     "revoked_device": lambda f, db: _revoked(f, db),
-    "vin_mismatch": lambda f, db: (_topic(f, f.vehicles[0].device_id),
-                                   orjson.dumps(_telemetry(f.vehicles[0], vin=f.vehicles[1].vin))),
-    "ts_out_of_range": lambda f, db: (_topic(f, f.vehicles[0].device_id), orjson.dumps(_telemetry(
-        f.vehicles[0], samples=[{"ts": (NOW - timedelta(days=31)).isoformat(), "pids": {"RPM": 1}}]))),
-    "topic_device_mismatch": lambda f, db: (_topic(f, f.vehicles[1].device_id), orjson.dumps(_telemetry(f.vehicles[0]))),
+    "vin_mismatch": lambda f, db: (
+        _topic(f, f.vehicles[0].device_id),
+        orjson.dumps(_telemetry(f.vehicles[0], vin=f.vehicles[1].vin)),
+    ),
+    "ts_out_of_range": lambda f, db: (
+        _topic(f, f.vehicles[0].device_id),
+        orjson.dumps(
+            _telemetry(f.vehicles[0], samples=[{"ts": (NOW - timedelta(days=31)).isoformat(), "pids": {"RPM": 1}}])
+        ),
+    ),
+    "topic_device_mismatch": lambda f, db: (
+        _topic(f, f.vehicles[1].device_id),
+        orjson.dumps(_telemetry(f.vehicles[0])),
+    ),
 }
 
 
 @pytest.mark.parametrize("reason", sorted(CASES))
 def test_rejected_message_is_dead_lettered_and_valid_traffic_continues(
-        reason: str, fleet: FleetUnderTest, ingest_factory: type[IngestProcess], db_url: str) -> None:
+    reason: str, fleet: FleetUnderTest, ingest_factory: IngestFactory, db_url: str
+) -> None:
     topic, payload = CASES[reason](fleet, db_url)
     ingest = ingest_factory().start()
     valid = list(fleet.messages(20))[:6]  # vehicles 0..2: 2 messages of 10 samples each
@@ -73,13 +92,16 @@ def test_rejected_message_is_dead_lettered_and_valid_traffic_continues(
     assert letter.detail
     assert letter.payload_bytes == len(payload)
     assert bytes(letter.payload) == payload[: 64 * 1024]
-    wait_until(lambda: ingest.metric(f'pitcall_ingest_messages_rejected_total{{reason="{reason}"}}') == 1,
-               what="rejection counted")
+    wait_until(
+        lambda: ingest.metric(f'pitcall_ingest_messages_rejected_total{{reason="{reason}"}}') == 1,
+        what="rejection counted",
+    )
     assert ingest.process is not None and ingest.process.poll() is None
 
 
-def test_dead_letters_are_acknowledged_not_redelivered(fleet: FleetUnderTest, ingest_factory: type[IngestProcess],
-                                                       db_url: str) -> None:
+def test_dead_letters_are_acknowledged_not_redelivered(
+    fleet: FleetUnderTest, ingest_factory: IngestFactory, db_url: str
+) -> None:
     first = ingest_factory().start()
     publisher = fleet.publisher()
     publisher.publish_raw(_topic(fleet, fleet.vehicles[0].device_id), b"not json at all")

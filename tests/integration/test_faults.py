@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 from store import migrate
 from store.db import sqlalchemy_url
-from tests.helpers import FleetUnderTest, IngestProcess, provision, scalar, wait_until
+from tests.helpers import FleetUnderTest, IngestFactory, provision, scalar, wait_until
 from tests.services import Broker, PostgresCluster
 
 pytestmark = pytest.mark.slow
@@ -21,8 +21,11 @@ SAMPLES = 2000  # per vehicle: 200 messages of 10 samples each, paced over about
 
 def _assert_exactly_once(db_url: str, fleet: FleetUnderTest, samples: int) -> None:
     expected = len(fleet.vehicles) * samples
-    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM telemetry") >= expected, timeout_s=120,
-               what=f"{expected} samples")
+    wait_until(
+        lambda: scalar(db_url, "SELECT count(*) FROM telemetry") >= expected,
+        timeout_s=120,
+        what=f"{expected} samples",
+    )
     assert scalar(db_url, "SELECT count(*) FROM telemetry") == expected
     assert scalar(db_url, "SELECT count(DISTINCT (vehicle_id, ts)) FROM telemetry") == expected
 
@@ -31,7 +34,9 @@ def _publish_in_background(fleet: FleetUnderTest, samples: int, *, rate: float =
     """Publish the fleet's messages interleaved by time, at `rate` messages per second."""
     per_vehicle = list(fleet.messages(samples))
     count = len(fleet.vehicles)
-    by_vehicle = [per_vehicle[i * len(per_vehicle) // count:(i + 1) * len(per_vehicle) // count] for i in range(count)]
+    by_vehicle = [
+        per_vehicle[i * len(per_vehicle) // count : (i + 1) * len(per_vehicle) // count] for i in range(count)
+    ]
     interleaved = [m for group in zip(*by_vehicle, strict=True) for m in group]
 
     def run() -> None:
@@ -48,7 +53,8 @@ def _publish_in_background(fleet: FleetUnderTest, samples: int, *, rate: float =
 
 
 def test_sigkill_mid_stream_then_restart_stores_every_sample_once(
-        fleet: FleetUnderTest, ingest_factory: type[IngestProcess], db_url: str) -> None:
+    fleet: FleetUnderTest, ingest_factory: IngestFactory, db_url: str
+) -> None:
     ingest = ingest_factory(extra_env={"INGEST_BATCH_MAX_MESSAGES": "20"}).start()
     publisher = _publish_in_background(fleet, SAMPLES)
     wait_until(lambda: scalar(db_url, "SELECT count(*) FROM telemetry") > 1000, what="stream under way")
@@ -61,7 +67,8 @@ def test_sigkill_mid_stream_then_restart_stores_every_sample_once(
 
 
 def test_sigterm_drains_and_acks_then_restart_stores_every_sample_once(
-        fleet: FleetUnderTest, ingest_factory: type[IngestProcess], db_url: str) -> None:
+    fleet: FleetUnderTest, ingest_factory: IngestFactory, db_url: str
+) -> None:
     ingest = ingest_factory(extra_env={"INGEST_BATCH_MAX_MESSAGES": "20"}).start()
     publisher = _publish_in_background(fleet, SAMPLES)
     wait_until(lambda: scalar(db_url, "SELECT count(*) FROM telemetry") > 1000, what="stream under way")
@@ -87,8 +94,9 @@ def private_pg(template_db: str) -> Iterator[PostgresCluster]:
     cluster.destroy()
 
 
-def test_database_restart_mid_stream_loses_nothing(private_pg: PostgresCluster, broker: Broker, prefix: str,
-                                                   ingest_factory: type[IngestProcess]) -> None:
+def test_database_restart_mid_stream_loses_nothing(
+    private_pg: PostgresCluster, broker: Broker, prefix: str, ingest_factory: IngestFactory
+) -> None:
     db_url = private_pg.url("pitcall")
     fleet = FleetUnderTest(provision(db_url, 4, seed=11), prefix, broker)
     ingest = ingest_factory(db_url=db_url, extra_env={"INGEST_BATCH_MAX_MESSAGES": "20"}).start()
@@ -107,7 +115,8 @@ def test_database_restart_mid_stream_loses_nothing(private_pg: PostgresCluster, 
 
 
 def test_two_workers_on_the_shared_subscription_store_each_message_once(
-        fleet: FleetUnderTest, ingest_factory: type[IngestProcess], db_url: str) -> None:
+    fleet: FleetUnderTest, ingest_factory: IngestFactory, db_url: str
+) -> None:
     first = ingest_factory().start()
     second = ingest_factory().start()
     fleet.publish(fleet.messages(SAMPLES))

@@ -3,14 +3,15 @@ and stores the valid traffic interleaved with them."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
-import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import FleetUnderTest, IngestProcess, scalar, wait_until
+from tests.helpers import FleetUnderTest, IngestFactory, scalar, wait_until
 from wire import MessageKind, Topic
+
 
 def _dumps(value: object) -> bytes:
     return json.dumps(value).encode()  # stdlib: big integers too
@@ -21,16 +22,22 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
     max_leaves=30,
 )
-telemetry_shaped = st.fixed_dictionaries({
-    "v": json_values, "device_id": json_values, "vin": json_values, "seq": json_values,
-    "samples": st.lists(st.fixed_dictionaries({"ts": json_values, "pids": json_values}), max_size=3),
-})
+telemetry_shaped = st.fixed_dictionaries(
+    {
+        "v": json_values,
+        "device_id": json_values,
+        "vin": json_values,
+        "seq": json_values,
+        "samples": st.lists(st.fixed_dictionaries({"ts": json_values, "pids": json_values}), max_size=3),
+    }
+)
 payloads = st.binary(max_size=2048) | json_values.map(_dumps) | telemetry_shaped.map(_dumps)
 kinds = st.sampled_from([MessageKind.TELEMETRY, MessageKind.DTC, MessageKind.STATUS])
 
 
 def test_arbitrary_payloads_are_dead_lettered_and_valid_traffic_is_stored(
-        fleet: FleetUnderTest, ingest_factory: type[IngestProcess], db_url: str) -> None:
+    fleet: FleetUnderTest, ingest_factory: IngestFactory, db_url: str
+) -> None:
     ingest = ingest_factory().start()
     publisher = fleet.publisher()
     valid_stream = iter(list(fleet.messages(2000, per_message=2)))
@@ -48,10 +55,16 @@ def test_arbitrary_payloads_are_dead_lettered_and_valid_traffic_is_stored(
 
     publish_garbage_between_valid()
     publisher.close()
-    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM dead_letters") >= published["garbage"], timeout_s=60,
-               what=f"{published['garbage']} dead letters")
-    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM telemetry") >= published["samples"], timeout_s=60,
-               what=f"{published['samples']} valid samples")
+    wait_until(
+        lambda: scalar(db_url, "SELECT count(*) FROM dead_letters") >= published["garbage"],
+        timeout_s=60,
+        what=f"{published['garbage']} dead letters",
+    )
+    wait_until(
+        lambda: scalar(db_url, "SELECT count(*) FROM telemetry") >= published["samples"],
+        timeout_s=60,
+        what=f"{published['samples']} valid samples",
+    )
     assert scalar(db_url, "SELECT count(*) FROM dead_letters") == published["garbage"]
     assert scalar(db_url, "SELECT count(*) FROM telemetry") == published["samples"]
     assert ingest.process is not None and ingest.process.poll() is None

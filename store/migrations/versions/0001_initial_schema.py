@@ -32,14 +32,12 @@ def upgrade() -> None:
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("payload_bytes", sa.Integer(), nullable=False),
         sa.CheckConstraint(
-            "reason IN ('not_json', 'schema', 'too_large', 'unknown_device', 'revoked_device', 'vin_mismatch', 'ts_out_of_range', 'topic_device_mismatch', 'unknown_topic')",
+            "reason IN ('not_json', 'schema', 'too_large', 'unknown_device', 'revoked_device', 'vin_mismatch', 'ts_out_of_range', 'topic_device_mismatch', 'unknown_topic')",  # noqa: E501
             name=op.f("ck_dead_letters_reason"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dead_letters")),
     )
-    op.create_index(
-        "ix_dead_letters_reason_received_at", "dead_letters", ["reason", "received_at"], unique=False
-    )
+    op.create_index("ix_dead_letters_reason_received_at", "dead_letters", ["reason", "received_at"], unique=False)
     op.create_index("ix_dead_letters_received_at", "dead_letters", ["received_at"], unique=False)
     op.create_table(
         "dealer_groups",
@@ -96,9 +94,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("timezone", sa.String(length=64), server_default="Asia/Shanghai", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["group_id"], ["dealer_groups.id"], name=op.f("fk_stores_group_id_dealer_groups")
-        ),
+        sa.ForeignKeyConstraint(["group_id"], ["dealer_groups.id"], name=op.f("fk_stores_group_id_dealer_groups")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stores")),
         sa.UniqueConstraint("code", name=op.f("uq_stores_code")),
     )
@@ -128,9 +124,7 @@ def upgrade() -> None:
         sa.Column("year", sa.SmallInteger(), nullable=False),
         sa.Column("engine", sa.String(length=64), server_default="", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"], name=op.f("fk_vehicles_customer_id_customers")
-        ),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_vehicles_customer_id_customers")),
         sa.ForeignKeyConstraint(["store_id"], ["stores.id"], name=op.f("fk_vehicles_store_id_stores")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_vehicles")),
         sa.UniqueConstraint("vin", name=op.f("uq_vehicles_vin")),

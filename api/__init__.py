@@ -1,0 +1,1 @@
+"""api: see the open issues; nothing here yet."""

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Make this machine able to run pitcall and its tests: PostgreSQL 15 with TimescaleDB, Mosquitto, and
+# the local services started. Idempotent and quick when everything is in place. Needs root.
+#   deploy/scripts/setup-machine.sh            install what is missing, start local services
+#   deploy/scripts/setup-machine.sh --no-start install only (the tests start their own instances)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+start=1
+[ "${1:-}" = "--no-start" ] && start=0
+log() { printf '[setup-machine] %s\n' "$*" >&2; }
+
+missing=()
+command -v mosquitto >/dev/null || missing+=(mosquitto)
+command -v mosquitto_passwd >/dev/null || missing+=(mosquitto-clients)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
+command -v runuser >/dev/null || missing+=(util-linux)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+"$here/install-timescaledb.sh"
+
+if [ "$start" = 1 ]; then
+  if ! pg_lsclusters -h 2>/dev/null | grep -q online; then
+    log "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -n | tail -1)" main start
+  fi
+  if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+    log "starting Mosquitto"
+    mosquitto -d -c /etc/mosquitto/mosquitto.conf
+  fi
+fi

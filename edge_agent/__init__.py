@@ -1,0 +1,1 @@
+"""edge_agent: see the open issues; nothing here yet."""

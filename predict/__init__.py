@@ -1,0 +1,1 @@
+"""predict: see the open issues; nothing here yet."""
