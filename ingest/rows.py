@@ -37,12 +37,12 @@ class WriteSet:
     dtc: list[DtcRow] = field(default_factory=list)
     statuses: dict[str, StatusRow] = field(default_factory=dict)
     dead_letters: list[DeadLetterRow] = field(default_factory=list)
-    invalidations: set[tuple[int, datetime]] = field(default_factory=set)
+    invalidations: set[tuple[int, int]] = field(default_factory=set)  # (vehicle_id, hours since the epoch)
     device_progress: dict[str, tuple[int, datetime]] = field(default_factory=dict)
     rejected_reasons: list[str] = field(default_factory=list)
 
     def sorted_invalidations(self) -> list[tuple[int, datetime]]:
-        return sorted(self.invalidations)
+        return [(vehicle, datetime.fromtimestamp(hour * 3600, UTC)) for vehicle, hour in sorted(self.invalidations)]
 
     def sorted_progress(self) -> list[tuple[str, int, datetime]]:
         return [(device, seq, seen) for device, (seq, seen) in sorted(self.device_progress.items())]
@@ -50,7 +50,11 @@ class WriteSet:
 
 def hour_bucket(ts: datetime) -> datetime:
     """Return the start of the UTC hour holding ts (what time_bucket('1 hour') returns)."""
-    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return datetime.fromtimestamp(_epoch_hour(ts) * 3600, UTC)
+
+
+def _epoch_hour(ts: datetime) -> int:
+    return int(ts.timestamp() // 3600)
 
 
 def dead_letter_row(delivery: Delivery, rejected: Rejected) -> DeadLetterRow:
@@ -85,7 +89,7 @@ def _add_accepted(rows: WriteSet, delivery: Delivery, accepted: Accepted) -> Non
             rows.telemetry.append(
                 (sample.ts, vehicle_id, message.device_id, message.seq, orjson.dumps(sample.pids).decode())
             )
-            rows.invalidations.add((vehicle_id, hour_bucket(sample.ts)))
+            rows.invalidations.add((vehicle_id, _epoch_hour(sample.ts)))
         _note_progress(rows, message.device_id, message.seq, delivery.received_at)
     elif isinstance(message, DtcMessage):
         frame = message.freeze_frame.model_dump_json() if message.freeze_frame else None

@@ -12,7 +12,6 @@ redeliver).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from ingest import writer
 from ingest.batch import Batcher
 from ingest.directory import DeviceDirectory
 from ingest.errors import RejectedByStoreError, TransientStoreError
+from ingest.inbox import Inbox
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import BrokerOptions, MqttSource
 from ingest.rows import Delivery, build_write_set
@@ -70,15 +70,10 @@ class IngestService:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain and return."""
-        loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue[Delivery] = asyncio.Queue()
-
-        def on_delivery(delivery: Delivery) -> None:
-            loop.call_soon_threadsafe(inbox.put_nowait, delivery)
-
+        inbox = Inbox(asyncio.get_running_loop())
         source = MqttSource(
             broker_options(self._settings),
-            on_delivery=on_delivery,
+            on_delivery=inbox.put,
             on_ready=lambda ready: self.metrics.connected.set(1 if ready else 0),
         )
         pool = await asyncpg.create_pool(
@@ -88,47 +83,40 @@ class IngestService:
             init=writer.prepare_connection,
         )
         directory = DeviceDirectory(pool, refresh_s=self._settings.device_refresh_s, monotonic=self._monotonic)
-        stopper = asyncio.create_task(self._on_stop(stop, source))
+        stopper = asyncio.create_task(self._on_stop(stop, source, inbox))
         source.start()
         try:
             while True:
                 batch = await self._next_batch(inbox, stop)
                 if not batch:
                     break
-                self.metrics.queue_depth.set(inbox.qsize() + len(batch))
+                self.metrics.queue_depth.set(len(inbox) + len(batch))
                 if not await self._process(batch, pool, directory, source, stop):
                     break
         finally:
             stopper.cancel()
             source.close()
             await pool.close()
-            log.info("ingest stopped", extra={"unprocessed": inbox.qsize()})
+            log.info("ingest stopped", extra={"unacknowledged": len(inbox)})
 
-    async def _on_stop(self, stop: asyncio.Event, source: MqttSource) -> None:
+    async def _on_stop(self, stop: asyncio.Event, source: MqttSource, inbox: Inbox) -> None:
         await stop.wait()
         source.stop_taking()
+        inbox.wake()
         self._drain_deadline = self._monotonic() + self._settings.drain_timeout_s
         log.info("stopping: draining received messages", extra={"timeout_s": self._settings.drain_timeout_s})
 
-    async def _next_batch(self, inbox: asyncio.Queue[Delivery], stop: asyncio.Event) -> list[Delivery]:
-        """Wait for the first delivery, then fill the batch until it is full or old enough."""
+    async def _next_batch(self, inbox: Inbox, stop: asyncio.Event) -> list[Delivery]:
+        """Return the next batch once it is full or old enough; [] once stopped with nothing left."""
         batcher: Batcher[Delivery] = Batcher(self._settings.batch_max_messages, self._settings.batch_max_wait_s)
-        first = await _first_of(inbox, stop)
-        if first is None:
-            return []
-        batcher.add(first, now=self._monotonic())
-        while not batcher.ready(now=self._monotonic()):
-            while not inbox.empty() and len(batcher) < batcher.max_items:
-                batcher.add(inbox.get_nowait(), now=self._monotonic())
+        while True:
+            now = self._monotonic()
+            for delivery in inbox.take(batcher.max_items - len(batcher)):
+                batcher.add(delivery, now=now)
+            if batcher.ready(now=now) or (stop.is_set() and (len(batcher) or not len(inbox))):
+                return batcher.take()
             deadline = batcher.deadline()
-            remaining = 0.0 if deadline is None else deadline - self._monotonic()
-            if len(batcher) >= batcher.max_items or remaining <= 0 or stop.is_set():
-                break
-            try:
-                batcher.add(await asyncio.wait_for(inbox.get(), remaining), now=self._monotonic())
-            except TimeoutError:
-                break
-        return batcher.take()
+            await inbox.wait(None if deadline is None else max(0.0, deadline - now))
 
     async def _process(
         self,
@@ -214,22 +202,3 @@ class IngestService:
                 self.metrics.stored.labels(kind).inc()
             self.metrics.lag_seconds.observe((now - delivery.received_at).total_seconds())
         self.metrics.batch_seconds.observe(self._monotonic() - started)
-
-
-async def _first_of(inbox: asyncio.Queue[Delivery], stop: asyncio.Event) -> Delivery | None:
-    """Return the next delivery, or None once stop is set and nothing is waiting."""
-    if not inbox.empty():
-        return inbox.get_nowait()
-    if stop.is_set():
-        return None
-    getter = asyncio.ensure_future(inbox.get())
-    stopper = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    if getter not in done:
-        getter.cancel()  # Queue.get leaves the item in the queue when cancelled
-        with contextlib.suppress(asyncio.CancelledError):
-            await getter
-    if getter.done() and not getter.cancelled():
-        return getter.result()
-    return None if inbox.empty() else inbox.get_nowait()

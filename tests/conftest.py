@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from pitcall.local_services import Broker, IngestProcess, PostgresCluster
 from store import migrate
 from store.db import sqlalchemy_url
-from tests.helpers import FleetUnderTest, IngestFactory, IngestProcess, provision, unique_prefix
-from tests.services import Broker, PostgresCluster
+from tests.helpers import FleetUnderTest, IngestFactory, provision, unique_prefix
 
 _databases = itertools.count()
 TEMPLATE = "pitcall_template"

@@ -8,7 +8,7 @@ from rich.console import Console
 from pitcall.settings import ToolSettings
 
 bench_app = typer.Typer(help="Benchmarks (scripts, not tests).", no_args_is_help=True)
-console = Console()
+console = Console(width=120)
 
 
 @bench_app.command("layout")
@@ -19,3 +19,44 @@ def bench_layout() -> None:
 
     for r in run(asyncpg_url(ToolSettings().database_url)):
         console.print(f"{r.layout:7s} {r.readings_per_s:12,.0f} readings/s  {r.bytes_per_reading:6.1f} B/reading")
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    messages: int = 20_000,
+    devices: int = 100,
+    latency_rate: float = 500.0,
+    workers: int = typer.Option(1, help="ingest processes on the shared subscription"),
+    database_url: str = typer.Option("", help="default: PITCALL_DATABASE_URL with the database pitcall_bench"),
+) -> None:
+    """Bare subscriber, raw COPY and pitcall end to end on this machine (docs/benchmarks.md)."""
+    from sqlalchemy.engine import make_url
+
+    from pitcall.bench.ingest import run
+    from store.db import sqlalchemy_url
+
+    url = database_url or make_url(sqlalchemy_url(ToolSettings().database_url)).set(database="pitcall_bench")
+    url_text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+    result = run(url_text, messages=messages, devices=devices, latency_rate=latency_rate, workers=workers)
+    console.print(
+        f"messages: {result.messages:,} x {result.samples_per_message} samples x {result.pids_per_sample} PIDs"
+    )
+    console.print(f"bare paho QoS 1 subscriber  : {result.bare_msgs_per_s:10,.0f} msgs/s")
+    console.print(
+        f"raw asyncpg COPY            : {result.copy_rows_per_s:10,.0f} rows/s "
+        f"({result.copy_readings_per_s:,.0f} readings/s)"
+    )
+    console.print(
+        f"pitcall end to end ({result.workers} worker): {result.e2e_msgs_per_s:10,.0f} msgs/s "
+        f"({result.e2e_readings_per_s:,.0f} readings/s) = {result.share_of_bare:.0%} of bare"
+    )
+    console.print(
+        f"publish -> commit at {result.latency_rate_msgs_per_s:,.0f} msgs/s: "
+        f"p50 {result.latency_p50_ms:.0f} ms, p99 {result.latency_p99_ms:.0f} ms"
+    )
+    console.print(f"lost: {result.lost}, duplicated: {result.duplicated}")
+    targets = result.share_of_bare >= 0.5 and result.e2e_readings_per_s >= 150_000 and not result.lost
+    console.print(
+        f"targets (>= 50% of bare, >= 150,000 readings/s, 0 lost, 0 duplicated): "
+        f"{'met' if targets and not result.duplicated else 'NOT met'}"
+    )

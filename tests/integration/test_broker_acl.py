@@ -15,9 +15,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 from typer.testing import CliRunner
 
 from pitcall.cli import app
+from pitcall.local_services import Broker
 from store import fleet as registry
 from store.db import make_engine
-from tests.services import Broker
 from wire import MessageKind, Topic
 
 INGEST_PASSWORD = "ingest-secret-for-tests"

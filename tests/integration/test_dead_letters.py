@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from pitcall.local_services import wait_until
 from simulators.fleet import SimulatedVehicle
 from store import fleet as registry
 from store.db import make_engine
-from tests.helpers import FleetUnderTest, IngestFactory, rows, scalar, wait_until
+from tests.helpers import FleetUnderTest, IngestFactory, rows, scalar
 from wire import MessageKind, Topic
 
 NOW = datetime.now(UTC)

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from pitcall.local_services import Broker, PostgresCluster, wait_until
 from store import migrate
 from store.db import sqlalchemy_url
-from tests.helpers import FleetUnderTest, IngestFactory, provision, scalar, wait_until
-from tests.services import Broker, PostgresCluster
+from tests.helpers import FleetUnderTest, IngestFactory, provision, scalar
 
 pytestmark = pytest.mark.slow
 SAMPLES = 2000  # per vehicle: 200 messages of 10 samples each, paced over about 4 s

@@ -9,7 +9,8 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import FleetUnderTest, IngestFactory, scalar, wait_until
+from pitcall.local_services import wait_until
+from tests.helpers import FleetUnderTest, IngestFactory, scalar
 from wire import MessageKind, Topic
 
 

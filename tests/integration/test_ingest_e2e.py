@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from tests.helpers import FleetUnderTest, IngestFactory, rows, scalar, wait_until
+from pitcall.local_services import wait_until
+from tests.helpers import FleetUnderTest, IngestFactory, rows, scalar
 from wire import MessageKind, Topic, dump_message
 from wire.v1 import DtcMessage, FreezeFrame, Sample, StatusMessage, TelemetryMessage
 
