@@ -15,10 +15,6 @@ from wire import DEFAULT_PREFIX
 DEV_PASSWORD = "pitcall-dev"
 
 
-class InsecureSettingsError(ValueError):
-    """A development default used outside development."""
-
-
 class IngestSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
 
@@ -53,5 +49,5 @@ class IngestSettings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_development_defaults(self) -> IngestSettings:
         if self.environment != "development" and self.mqtt_password.get_secret_value() in ("", DEV_PASSWORD):
-            raise InsecureSettingsError("INGEST_MQTT_PASSWORD must be set to a real secret outside development")
+            raise ValueError("INGEST_MQTT_PASSWORD must be set to a real secret outside development")
         return self

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
@@ -190,7 +191,9 @@ def store_maintain(
         console.print(f"rollups: {total} vehicle-hours refreshed")
         if once:
             return
-        time.sleep(interval_s)
+        deadline = time.monotonic() + interval_s
+        while not stop["now"] and time.monotonic() < deadline:
+            time.sleep(0.5)
 
 
 @app.command("ingest")
@@ -202,7 +205,10 @@ def ingest() -> None:
     from ingest.settings import IngestSettings
 
     logs.configure()
-    settings = IngestSettings()
+    try:
+        settings = IngestSettings()
+    except ValidationError as exc:
+        raise _fail(f"ingest settings: {exc}") from exc
     service = IngestService(settings)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=service.metrics.registry)

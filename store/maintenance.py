@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, text
 
-from store.timescale import Edition, StorePolicy
+from store.timescale import Edition, StorePolicy, edition_from_license
 
 REFRESH_ROLLUPS = text("""
 WITH claimed AS (
@@ -79,6 +79,5 @@ def apply_retention(
 
 
 def current_edition(conn: Connection) -> Edition:
-    from store.timescale import edition_from_license
-
+    """Return the TimescaleDB edition the connected server runs."""
     return edition_from_license(conn.execute(text("SHOW timescaledb.license")).scalar())

@@ -8,7 +8,7 @@ same read view, `telemetry_hourly(vehicle_id, pid, bucket, min, max, avg, count)
 - apache: pitcall's rollup job (store/rollup.py) fills the table `telemetry_hourly_rollup`, and its
   retention job calls drop_chunks.
 - timescale: a continuous aggregate keeps one row per vehicle-hour with per-PID statistics in jsonb
-  (continuous aggregates cannot expand jsonb into rows before TimescaleDB 2.23), the view expands it,
+  (older continuous aggregates cannot expand jsonb into rows: timescale/timescaledb#8703), the view expands it,
   and native compression and retention policies run inside the database.
 """
 

@@ -3,6 +3,7 @@ the valid messages around it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -114,3 +115,20 @@ def test_dead_letters_are_acknowledged_not_redelivered(
     wait_until(lambda: scalar(db_url, "SELECT count(*) FROM telemetry") == 10, what="later traffic")
     assert second.metric("pitcall_ingest_messages_received_total") == 1
     assert scalar(db_url, "SELECT count(*) FROM dead_letters") == 1
+
+
+def test_revocation_is_honoured_by_a_running_ingest(
+    fleet: FleetUnderTest, ingest_factory: IngestFactory, db_url: str
+) -> None:
+    ingest_factory(extra_env={"INGEST_DEVICE_REFRESH_S": "0.5"}).start()
+    vehicle = fleet.vehicles[0]
+    first, second = list(fleet.messages(20))[:2]
+    fleet.publish([first])
+    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM telemetry") == 10, what="accepted before revocation")
+    with make_engine(db_url).begin() as conn:
+        registry.revoke_device(conn, device_id=vehicle.device_id)
+    time.sleep(1.0)  # two refresh periods
+    fleet.publish([second])
+    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM dead_letters") == 1, what="dead letter after revocation")
+    assert scalar(db_url, "SELECT reason FROM dead_letters") == "revoked_device"
+    assert scalar(db_url, "SELECT count(*) FROM telemetry") == 10

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import pytest
 from sqlalchemy import insert, text
 from typer.testing import CliRunner
@@ -160,4 +159,20 @@ def test_provision_cli_prints_the_secret_once_and_stores_only_its_hash(
     revoked = runner.invoke(app, ["devices", "revoke", "dongle-00042"])
     assert revoked.exit_code == 0
     assert scalar(db_url, "SELECT state FROM devices") == "revoked"
-    assert orjson.dumps(secret)  # printed on stdout alone, so a script can capture it
+
+
+def test_maintain_command_rolls_up_and_applies_retention_once(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    vehicle_id = _vehicle(db_url)
+    now = datetime.now(UTC)
+    with make_engine(db_url).begin() as conn:
+        conn.execute(insert(telemetry).values(ts=now, vehicle_id=vehicle_id, device_id="d", seq=1, pids={"SPEED": 42}))
+        conn.execute(
+            insert(rollup_invalidations).values(
+                vehicle_id=vehicle_id, bucket=now.replace(minute=0, second=0, microsecond=0)
+            )
+        )
+    monkeypatch.setenv("PITCALL_DATABASE_URL", db_url)
+    result = CliRunner().invoke(app, ["store", "maintain", "--once", "--open-hours"])
+    assert result.exit_code == 0, result.output
+    assert "1 vehicle-hours refreshed" in result.output
+    assert rows(db_url, "SELECT pid, max, count FROM telemetry_hourly") == [("SPEED", 42.0, 1)]
