@@ -23,10 +23,10 @@ from simulators.cli import simulate_app
 from store import fleet, migrate
 from store.broker_files import BrokerAccount, acl_file, device_accounts, password_file, write_atomically
 from store.db import make_engine
-from store.maintenance import apply_retention, current_edition, refresh_rollups
+from store.maintenance import apply_retention, current_edition, discard_invalidations, refresh_rollups
 from store.secrets import hash_secret
 from store.tables import devices, vehicles
-from store.timescale import StorePolicy
+from store.timescale import Edition, StorePolicy
 
 app = typer.Typer(help="pitcall: telematics and predictive maintenance for 4S dealerships.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -45,6 +45,7 @@ for sub, name in (
 ):
     app.add_typer(sub, name=name)
 console = Console(stderr=True)
+ROLLUP_BATCH = 5000  # vehicle-hours per rollup transaction
 
 
 def _fail(message: str) -> typer.Exit:
@@ -166,7 +167,7 @@ def store_maintain(
     interval_s: float = 60.0,
     open_hours: Annotated[bool, typer.Option(help="also roll up the hour still in progress")] = False,
 ) -> None:
-    """Refresh hourly rollups and apply retention (Apache edition); clear old dead letters."""
+    """Refresh hourly rollups and apply retention (Apache edition); clear old dead letters (both editions)."""
     logs.configure()
     engine = make_engine(ToolSettings().database_url)
     settle = timedelta(hours=-1) if open_hours else timedelta(minutes=5)
@@ -177,12 +178,15 @@ def store_maintain(
         with engine.begin() as conn:
             edition = current_edition(conn)
         total = 0
-        while not stop["now"]:
+        while edition is Edition.APACHE and not stop["now"]:
             with engine.begin() as conn:
-                done = refresh_rollups(conn, now=datetime.now(UTC), settle=settle)
+                done = refresh_rollups(conn, now=datetime.now(UTC), settle=settle, limit=ROLLUP_BATCH)
             total += done
-            if done < 5000:
+            if done < ROLLUP_BATCH:
                 break
+        if edition is Edition.TIMESCALE:
+            with engine.begin() as conn:
+                discard_invalidations(conn)
         if time.monotonic() - last_retention > 3600 or once:
             with engine.begin() as conn:
                 dropped = apply_retention(conn, edition=edition, now=datetime.now(UTC), policy=StorePolicy())

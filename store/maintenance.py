@@ -50,6 +50,11 @@ def refresh_rollups(
     return int(row.buckets)
 
 
+def discard_invalidations(conn: Connection) -> int:
+    """Forget invalidated vehicle-hours: on the licensed edition the continuous aggregate does the rollups."""
+    return conn.execute(text("DELETE FROM rollup_invalidations")).rowcount
+
+
 def apply_retention(
     conn: Connection,
     *,
