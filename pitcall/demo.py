@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
+from pitcall.local_services import IngestProcess
 from pitcall.settings import ToolSettings
-from simulators.cli import DEMO_STORE, simulate_fleet
+from simulators.cli import DEMO_STORE, provision_fleet, publish_recent_driving
+from simulators.fleet import make_fleet
 from store import migrate
 from store.db import make_engine
 from store.maintenance import refresh_rollups
 from store.provision_db import ensure_database
+from wire import DEFAULT_PREFIX
 
 console = Console()
 LATEST = text("""
-SELECT v.vin, v.make || ' ' || v.model AS car, count(t.*) AS samples, max(t.ts) AS last_ts,
+SELECT v.vin, v.model AS car, count(t.*) AS samples, max(t.ts) AS last_ts,
        (array_agg(t.pids ORDER BY t.ts DESC))[1] AS latest
-FROM vehicles v JOIN stores s ON s.id = v.store_id AND s.code = :store
-LEFT JOIN telemetry t ON t.vehicle_id = v.id AND t.ts > now() - make_interval(mins => :minutes + 5)
+FROM devices d JOIN vehicles v ON v.id = d.vehicle_id
+JOIN telemetry t ON t.vehicle_id = v.id AND t.ts >= :since
+WHERE d.device_id = ANY(:devices)
 GROUP BY v.vin, car ORDER BY v.vin LIMIT 8
 """)
+SEED = 42
 
 
 def run_demo(settings: ToolSettings, *, vehicles: int, minutes: int) -> None:
@@ -35,56 +38,52 @@ def run_demo(settings: ToolSettings, *, vehicles: int, minutes: int) -> None:
         console.print(f"created database {settings.database_url}")
     migrate.upgrade(settings.database_url)
     console.print("[bold]schema migrated[/bold] (TimescaleDB hypertables, rollups)")
-    env = {
-        **os.environ,
-        "INGEST_DATABASE_URL": settings.database_url,
-        "INGEST_MQTT_HOST": settings.mqtt_host,
-        "INGEST_MQTT_PORT": str(settings.mqtt_port),
-        "INGEST_CLIENT_ID": "pitcall-ingest-demo",
-        "INGEST_METRICS_PORT": "0",
-    }
-    ingest = subprocess.Popen([sys.executable, "-m", "pitcall", "ingest"], env=env, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(1.5)
-        simulate_fleet(vehicles_count=vehicles, minutes=minutes, seed=42, provision=True)
-        expected = vehicles * minutes * 60
-        _wait_for_rows(settings, expected=expected, minutes=minutes)
-    finally:
-        ingest.send_signal(signal.SIGTERM)
-        ingest.wait(timeout=60)
+    fleet = make_fleet(vehicles, seed=SEED)
+    console.print(f"provisioned {provision_fleet(settings.database_url, fleet)} new dongles in store {DEMO_STORE}")
+    with tempfile.TemporaryDirectory(prefix="pitcall-demo-") as logs:
+        ingest = IngestProcess(
+            db_url=settings.database_url,
+            mqtt_port=settings.mqtt_port,
+            log_dir=Path(logs),
+            prefix=DEFAULT_PREFIX,
+            client_id="pitcall-ingest-demo",
+            extra_env={"INGEST_MQTT_HOST": settings.mqtt_host},
+        )
+        ingest.start()
+        console.print("ingest is running and subscribed")
+        try:
+            start = publish_recent_driving(settings, fleet, minutes=minutes, seed=SEED)
+            _wait_for_ingest(ingest, expected=vehicles * minutes * 60)
+        finally:
+            ingest.terminate()
     with make_engine(settings.database_url).begin() as conn:
         buckets = refresh_rollups(conn, now=datetime.now(UTC), settle=timedelta(hours=-1))
-    console.print(f"hourly rollups refreshed for {buckets} vehicle-hours")
-    _show(settings, minutes)
+    console.print(f"hourly rollups refreshed for {buckets} vehicle-hours (view telemetry_hourly)")
+    _show(settings, since=start, devices=[v.device_id for v in fleet])
 
 
-def _wait_for_rows(settings: ToolSettings, *, expected: int, minutes: int, timeout_s: float = 120) -> None:
-    engine = make_engine(settings.database_url)
+def _wait_for_ingest(ingest: IngestProcess, *, expected: int, timeout_s: float = 120) -> None:
+    """Wait until ingest has committed every sample of this run, as new rows or as duplicates."""
     deadline = time.monotonic() + timeout_s
-    count = 0
+    stored = duplicate = 0.0
     while time.monotonic() < deadline:
-        with engine.connect() as conn:
-            count = (
-                conn.scalar(
-                    text(
-                        "SELECT count(*) FROM telemetry t JOIN vehicles v ON v.id = t.vehicle_id JOIN stores s "
-                        "ON s.id = v.store_id WHERE s.code = :store AND t.ts > now() - make_interval(mins => :m + 5)"
-                    ),
-                    {"store": DEMO_STORE, "m": minutes},
-                )
-                or 0
-            )
-        console.print(f"rows in telemetry for the demo fleet: {count} / {expected}")
-        if count >= expected:
+        stored = ingest.metric("pitcall_ingest_samples_stored_total") or 0.0
+        duplicate = ingest.metric("pitcall_ingest_samples_duplicate_total") or 0.0
+        console.print(
+            f"committed to TimescaleDB: {stored:,.0f} new samples, {duplicate:,.0f} already stored "
+            f"(same vehicle and time: stored once) of {expected:,}"
+        )
+        if stored + duplicate >= expected:
             return
         time.sleep(1)
-    console.print(f"[yellow]only {count} of {expected} samples arrived within {timeout_s}s[/yellow]")
+    console.print(f"[yellow]only {stored + duplicate:,.0f} of {expected:,} samples committed in {timeout_s}s[/yellow]")
 
 
-def _show(settings: ToolSettings, minutes: int) -> None:
-    table = Table("VIN", "car", "samples", "last sample (UTC)", "RPM", "coolant °C", "battery V")
+def _show(settings: ToolSettings, *, since: datetime, devices: list[str]) -> None:
+    table = Table("VIN", "model", "samples", "last (UTC)", "RPM", "coolant °C", "volts", title="latest samples")
+    table.columns[0].no_wrap = True
     with make_engine(settings.database_url).connect() as conn:
-        for row in conn.execute(LATEST, {"store": DEMO_STORE, "minutes": minutes}):
+        for row in conn.execute(LATEST, {"since": since, "devices": devices}):
             latest = row.latest or {}
             table.add_row(
                 row.vin,

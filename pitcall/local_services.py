@@ -202,7 +202,8 @@ class IngestProcess:
     """`pitcall ingest` as a child process, configured by environment like in production."""
 
     db_url: str
-    broker: Broker
+    mqtt_port: int
+    log_dir: Path
     prefix: str
     client_id: str = field(default_factory=lambda: f"ingest-{os.getpid()}-{next(_counter)}")
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -214,7 +215,7 @@ class IngestProcess:
         return {
             **os.environ,
             "INGEST_DATABASE_URL": self.db_url,
-            "INGEST_MQTT_PORT": str(self.broker.port),
+            "INGEST_MQTT_PORT": str(self.mqtt_port),
             "INGEST_MQTT_USERNAME": "",
             "INGEST_CLIENT_ID": self.client_id,
             "INGEST_TOPIC_PREFIX": self.prefix,
@@ -224,7 +225,7 @@ class IngestProcess:
         }
 
     def start(self, *, wait: bool = True) -> IngestProcess:
-        self.log_path = self.log_path or self.broker.root / f"{self.client_id}.log"
+        self.log_path = self.log_path or self.log_dir / f"{self.client_id}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pitcall", "ingest"], env=self.env(), stdout=log, stderr=log

@@ -42,6 +42,21 @@ def provision_fleet(database_url: str, vehicles: list[SimulatedVehicle]) -> int:
     return created
 
 
+def publish_recent_driving(
+    settings: ToolSettings, fleet: list[SimulatedVehicle], *, minutes: int, seed: int
+) -> datetime:
+    """Publish `minutes` of 1 Hz driving per vehicle ending now; return the first sample's time."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes)
+    publisher = Publisher(host=settings.mqtt_host, port=settings.mqtt_port, client_id=f"pitcall-sim-{os.getpid()}")
+    sent = 0
+    for vehicle in track(fleet, description="publishing", console=console):
+        messages = telemetry(vehicle, start=start, samples=minutes * 60, seed=seed, seq_start=int(start.timestamp()))
+        sent += publisher.publish(messages)
+    publisher.close()
+    console.print(f"published {sent} telemetry messages for {len(fleet)} vehicles")
+    return start
+
+
 @simulate_app.command("fleet")
 def simulate_fleet(
     vehicles_count: Annotated[int, typer.Option("--vehicles")] = 20,
@@ -54,12 +69,4 @@ def simulate_fleet(
     fleet = make_fleet(vehicles_count, seed=seed)
     if provision:
         console.print(f"provisioned {provision_fleet(settings.database_url, fleet)} new dongles")
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes)
-    publisher = Publisher(host=settings.mqtt_host, port=settings.mqtt_port, client_id=f"pitcall-sim-{os.getpid()}")
-    sent = 0
-    for vehicle in track(fleet, description="publishing", console=console):
-        sent += publisher.publish(
-            telemetry(vehicle, start=start, samples=minutes * 60, seed=seed, seq_start=int(start.timestamp()))
-        )
-    publisher.close()
-    console.print(f"published {sent} telemetry messages for {len(fleet)} vehicles")
+    publish_recent_driving(settings, fleet, minutes=minutes, seed=seed)

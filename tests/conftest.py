@@ -75,7 +75,8 @@ def ingest_factory(db_url: str, broker: Broker, prefix: str) -> Iterator[IngestF
     started: list[IngestProcess] = []
 
     def factory(**kwargs: Any) -> IngestProcess:
-        options: dict[str, Any] = {"db_url": db_url, "broker": broker, "prefix": prefix, **kwargs}
+        options: dict[str, Any] = {"db_url": db_url, "mqtt_port": broker.port, "log_dir": broker.root, "prefix": prefix}
+        options.update(kwargs)
         process = IngestProcess(**options)
         started.append(process)
         return process

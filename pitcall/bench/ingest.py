@@ -240,7 +240,8 @@ def run(
     ingest = [
         IngestProcess(
             db_url=database_url,
-            broker=broker,
+            mqtt_port=broker.port,
+            log_dir=broker.root,
             prefix="bench-e2e/pitcall/v1",
             client_id=f"bench-ingest-{index}",
             extra_env={"INGEST_RECEIVE_MAXIMUM": str(RECEIVE_MAXIMUM)},
