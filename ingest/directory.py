@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import asyncpg
 
-from ingest.errors import TransientStoreError
+from ingest.errors import IngestError, TransientStoreError
 from ingest.validate import DeviceRecord
 from ingest.writer import is_transient
 
@@ -49,7 +49,7 @@ class DeviceDirectory:
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             if is_transient(exc):
                 raise TransientStoreError(f"device lookup failed: {exc}") from exc
-            raise
+            raise IngestError(f"device lookup failed (is the database migrated?): {exc}") from exc
         return self._records
 
 

@@ -180,11 +180,8 @@ class IngestService:
                 result = await writer.write(pool, build_write_set([(delivery, verdict)]))
                 self.metrics.samples_stored.inc(result.samples_stored)
             except RejectedByStoreError as exc:
-                refused = Rejected(
-                    "schema",
-                    f"refused by the database: {exc}"[:2000],
-                    getattr(getattr(verdict, "message", None), "device_id", None),
-                )
+                device_id = verdict.message.device_id if isinstance(verdict, Accepted) else verdict.device_id
+                refused = Rejected("schema", f"refused by the database: {exc}"[:2000], device_id)
                 verdicts[index] = (delivery, refused)
                 await writer.write(pool, build_write_set([(delivery, refused)]))
 

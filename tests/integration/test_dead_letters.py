@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from sqlalchemy import text
 
 from pitcall.local_services import wait_until
 from simulators.fleet import SimulatedVehicle
 from store import fleet as registry
 from store.db import make_engine
 from tests.helpers import FleetUnderTest, IngestFactory, rows, scalar
-from wire import MessageKind, Topic
+from wire import MessageKind, Topic, dump_message
+from wire.v1 import StatusMessage
 
 NOW = datetime.now(UTC)
 
@@ -132,3 +134,27 @@ def test_revocation_is_honoured_by_a_running_ingest(
     wait_until(lambda: scalar(db_url, "SELECT count(*) FROM dead_letters") == 1, what="dead letter after revocation")
     assert scalar(db_url, "SELECT reason FROM dead_letters") == "revoked_device"
     assert scalar(db_url, "SELECT count(*) FROM telemetry") == 10
+
+
+def test_a_message_the_database_refuses_is_isolated_and_dead_lettered(
+    fleet: FleetUnderTest, ingest_factory: IngestFactory, db_url: str
+) -> None:
+    # A rule only the database knows (as a future constraint might be): ingest must not get stuck on it.
+    with make_engine(db_url).begin() as conn:
+        conn.execute(text("ALTER TABLE device_status ADD CONSTRAINT sane_buffer CHECK (buffer_depth < 1000000)"))
+    vehicle = fleet.vehicles[0]
+    status = StatusMessage(v=1, device_id=vehicle.device_id, online=True, ts=NOW, buffer_depth=5_000_000)
+    ingest = ingest_factory(extra_env={"INGEST_BATCH_MAX_WAIT_S": "1"}).start()
+    publisher = fleet.publisher()
+    valid = list(fleet.messages(20))[:4]
+    publisher.publish(valid[:2], prefix=fleet.prefix)
+    publisher.publish_raw(str(Topic(vehicle.device_id, MessageKind.STATUS, fleet.prefix)), dump_message(status))
+    publisher.publish(valid[2:], prefix=fleet.prefix)
+    publisher.close()
+    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM dead_letters") == 1, what="refused message dead-lettered")
+    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM telemetry") == 40, what="the rest of its batch stored")
+    letter = rows(db_url, "SELECT reason, detail, device_id FROM dead_letters")[0]
+    assert letter.reason == "schema"
+    assert "refused by the database" in letter.detail and "sane_buffer" in letter.detail
+    assert letter.device_id == vehicle.device_id
+    assert ingest.process is not None and ingest.process.poll() is None

@@ -135,3 +135,17 @@ def test_a_fleet_stream_is_stored_exactly_once(
         "SELECT vehicle_id, count(*) AS n, count(DISTINCT ts) AS distinct_ts FROM telemetry GROUP BY vehicle_id",
     )
     assert sorted((r.n, r.distinct_ts) for r in per_vehicle) == [(300, 300)] * len(fleet.vehicles)
+
+
+def test_duplicates_are_stored_once(fleet: FleetUnderTest, ingest_factory: IngestFactory, db_url: str) -> None:
+    ingest = ingest_factory().start()
+    first, second = list(fleet.messages(20))[:2]
+    same_samples_new_seq = first.model_copy(update={"seq": first.seq + 1000})
+    fleet.publish([first, first])  # the same message twice, most likely in one batch
+    wait_until(lambda: (ingest.metric("pitcall_ingest_messages_received_total") or 0) == 2, what="both received")
+    fleet.publish([same_samples_new_seq, second, first])  # a later batch: same vehicle and ts, other seq
+    wait_until(lambda: (ingest.metric("pitcall_ingest_messages_received_total") or 0) == 5, what="all received")
+    wait_until(lambda: (ingest.metric("pitcall_ingest_samples_duplicate_total") or 0) == 30, what="30 duplicates")
+    assert scalar(db_url, "SELECT count(*) FROM telemetry") == 20
+    assert ingest.metric("pitcall_ingest_samples_stored_total") == 20
+    assert scalar(db_url, "SELECT count(DISTINCT seq) FROM telemetry") == 2  # the first copy of each sample wins
