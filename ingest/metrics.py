@@ -31,5 +31,10 @@ class IngestMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.data_lag_seconds = Gauge(
+            "pitcall_ingest_data_lag_seconds",
+            "Commit time minus the newest sample time of the last batch (how far behind the fleet ingest is)",
+            registry=r,
+        )
         self.queue_depth = Gauge("pitcall_ingest_queue_depth", "Deliveries received, not yet committed", registry=r)
         self.connected = Gauge("pitcall_ingest_broker_connected", "1 while connected to the broker", registry=r)

@@ -32,6 +32,7 @@ from ingest.validate import Accepted, Limits, Parsed, Rejected, authorize, parse
 from store.db import asyncpg_url
 from wire import MessageKind
 from wire.topics import shared_filter
+from wire.v1 import TelemetryMessage
 
 log = logging.getLogger(__name__)
 Verdict = tuple[Delivery, Accepted | Rejected]
@@ -187,6 +188,7 @@ class IngestService:
 
     def _record(self, verdicts: list[Verdict], started: float) -> None:
         now = datetime.now(UTC)
+        newest_sample: datetime | None = None
         for delivery, verdict in verdicts:
             if isinstance(verdict, Rejected):
                 self.metrics.rejected.labels(verdict.reason).inc()
@@ -197,5 +199,10 @@ class IngestService:
             else:
                 kind = type(verdict.message).__name__.removesuffix("Message").lower()
                 self.metrics.stored.labels(kind).inc()
+                if isinstance(verdict.message, TelemetryMessage):
+                    last = verdict.message.samples[-1].ts
+                    newest_sample = last if newest_sample is None else max(newest_sample, last)
             self.metrics.lag_seconds.observe((now - delivery.received_at).total_seconds())
         self.metrics.batch_seconds.observe(self._monotonic() - started)
+        if newest_sample is not None:
+            self.metrics.data_lag_seconds.set((now - newest_sample).total_seconds())

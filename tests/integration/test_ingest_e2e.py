@@ -58,6 +58,8 @@ def test_published_telemetry_is_stored_with_readings_and_gaps(
     device = rows(db_url, "SELECT last_seq, last_seen_at FROM devices WHERE device_id = :d", d=vehicle.device_id)[0]
     assert device.last_seq == 1207 and device.last_seen_at is not None
     assert ingest.metric("pitcall_ingest_samples_stored_total") == 2
+    data_lag = ingest.metric("pitcall_ingest_data_lag_seconds")
+    assert data_lag is not None and 178 < data_lag < 240  # the newest sample was taken about 3 minutes ago
 
 
 def test_offset_timestamps_are_stored_as_utc(fleet: FleetUnderTest, ingest_factory: IngestFactory, db_url: str) -> None:
