@@ -1,1 +1,1 @@
-"""edge_agent: see the open issues; nothing here yet."""
+"""The edge agent: reads a car through an ELM327 adapter with python-OBD, buffers on disk, publishes over MQTT."""
