@@ -265,3 +265,44 @@ class IngestProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=timeout_s)
+
+
+@dataclass
+class Elm327Emulator:
+    """ELM327-emulator serving the `car` scenario on a pty, reachable at a stable symlink `port`
+    (like a udev rule gives a real dongle) so that it can be unplugged and plugged back in."""
+
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pitcall-elm-")))
+    scenario: str = "car"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def port(self) -> str:
+        return str(self.root / "obd")
+
+    def start(self, *, timeout_s: float = 20.0) -> None:
+        batch = self.root / "emulator.out"
+        batch.unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "elm", "-s", self.scenario, "-b", str(batch)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(
+            lambda: batch.exists() and batch.read_text().strip() != "", timeout_s=timeout_s, what="the emulator's pty"
+        )
+        pty = batch.read_text().splitlines()[0].strip()
+        link = Path(self.port)
+        link.unlink(missing_ok=True)
+        link.symlink_to(pty)
+
+    def unplug(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        Path(self.port).unlink(missing_ok=True)
+
+    def destroy(self) -> None:
+        self.unplug()
+        shutil.rmtree(self.root, ignore_errors=True)
