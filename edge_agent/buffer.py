@@ -105,6 +105,14 @@ class DiskBuffer:
         ).fetchall()
         return [self._sample(row) for row in rows if row[0] not in skipped][:limit]
 
+    def newest_samples(self, limit: int, *, skip: Iterable[int] = ()) -> list[BufferedSample]:
+        """Return up to `limit` of the newest samples not in `skip`, in time order (the live tail)."""
+        skipped = set(skip)
+        rows = self._db.execute(
+            "SELECT id, ts_us, readings FROM samples ORDER BY id DESC LIMIT ?", (limit + len(skipped),)
+        ).fetchall()
+        return [self._sample(row) for row in reversed(rows) if row[0] not in skipped][-limit:]
+
     def oldest_events(self, limit: int, *, skip: Iterable[int] = ()) -> list[BufferedEvent]:
         skipped = set(skip)
         rows = self._db.execute("SELECT id, body FROM events ORDER BY id LIMIT ?", (limit + len(skipped),))

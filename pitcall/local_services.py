@@ -133,7 +133,8 @@ def postgres_user_exists() -> bool:
 MOSQUITTO_CONF = """\
 listener {port} 127.0.0.1
 allow_anonymous {anonymous}
-persistence false
+persistence {persistence}
+persistence_location {root}/
 max_queued_messages 1000000
 max_inflight_messages 0
 log_dest file {log}
@@ -150,6 +151,7 @@ class Broker:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pitcall-mqtt-")))
     password_file: Path | None = None
     acl_file: Path | None = None
+    persistent: bool = False  # keep sessions and queued messages across a restart, like production
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -157,6 +159,8 @@ class Broker:
             port=self.port,
             anonymous="false" if self.password_file else "true",
             log=self.root / "mosquitto.log",
+            root=self.root,
+            persistence="true" if self.persistent else "false",
         )
         if self.password_file:
             conf += f"password_file {self.password_file}\nuse_username_as_clientid true\n"
@@ -306,3 +310,48 @@ class Elm327Emulator:
     def destroy(self) -> None:
         self.unplug()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class AgentProcess:
+    """`pitcall-agent` as a child process, configured by AGENT_* environment variables."""
+
+    device_id: str
+    vin: str
+    adapter_port: str
+    mqtt_port: int
+    prefix: str
+    buffer_path: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> AgentProcess:
+        env = {
+            **os.environ,
+            "AGENT_DEVICE_ID": self.device_id,
+            "AGENT_VIN": self.vin,
+            "AGENT_ADAPTER_PORT": self.adapter_port,
+            "AGENT_ADAPTER_BAUDRATE": "38400",
+            "AGENT_MQTT_PORT": str(self.mqtt_port),
+            "AGENT_TOPIC_PREFIX": self.prefix,
+            "AGENT_BUFFER_PATH": str(self.buffer_path),
+            **self.extra_env,
+        }
+        log = open(self.buffer_path.with_suffix(".log"), "ab")  # noqa: SIM115 - the child owns it
+        self.process = subprocess.Popen([sys.executable, "-m", "edge_agent"], env=env, stdout=log, stderr=log)
+        return self
+
+    def log(self) -> str:
+        path = self.buffer_path.with_suffix(".log")
+        return path.read_text()[-4000:] if path.exists() else ""
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def terminate(self, timeout_s: float = 30) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout_s)

@@ -1,0 +1,3 @@
+from edge_agent.cli import run
+
+run()

@@ -1,0 +1,234 @@
+"""The agent's coordinator: owns timing and I/O around the schedule, the disk queue and the uplink.
+
+Each cycle: read what the schedule says is due (a failing adapter means backing off and
+reconnecting, never a crash or a busy loop), write it to the disk queue, then hand the broker the
+live tail and, within a rate limit, the oldest backlog. Data leaves the queue only when the broker
+acknowledged the message that carried it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import orjson
+
+from edge_agent import __version__
+from edge_agent.buffer import BufferedSample, DiskBuffer, Priority
+from edge_agent.obd_link import AdapterUnavailableError, CarInfo, DtcSnapshot, ObdLink
+from edge_agent.schedule import Schedule
+from edge_agent.settings import AgentSettings
+from edge_agent.uplink import Uplink
+from wire import MessageKind, dump_message
+from wire.v1 import DtcMessage, Sample, StatusMessage, TelemetryMessage
+
+log = logging.getLogger(__name__)
+IN_FLIGHT_EXPIRY_S = 120.0
+STATUS_EVERY_S = 60.0
+
+
+@dataclass
+class InFlight:
+    samples: list[int]
+    events: list[int]
+    sent_at: float
+
+
+@dataclass
+class Agent:
+    settings: AgentSettings
+    link: ObdLink
+    buffer: DiskBuffer
+    uplink: Uplink
+    monotonic: Callable[[], float] = time.monotonic
+    wall: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    car: CarInfo | None = None
+    schedule: Schedule | None = None
+    in_flight: dict[int, InFlight] = field(default_factory=dict)
+    last_dtcs: DtcSnapshot | None = None
+    _retry_at: float = 0.0
+    _retry_delay: float = 1.0
+    _backlog_tokens: float = 0.0
+    _last_pump: float = 0.0
+    _last_status: float = -STATUS_EVERY_S
+    _live_after: int | None = None  # samples with a higher id are live; older ones are backlog
+
+    def run(self, stop: threading.Event) -> None:
+        """Run cycles until `stop` is set."""
+        self.uplink.start()
+        try:
+            while not stop.is_set():
+                self.cycle()
+                stop.wait(self._sleep_for())
+        finally:
+            self._drain()
+            if self.uplink.connected.is_set():
+                self._publish_status(online=False)
+            self.uplink.stop()
+            self.link.close()
+
+    def cycle(self) -> None:
+        now = self.monotonic()
+        if self.car is None and now >= self._retry_at:
+            self._connect(now)
+        if self.car is not None and self.schedule is not None:
+            try:
+                self._read(now, self.schedule)
+            except AdapterUnavailableError as exc:
+                log.warning("adapter lost; reconnecting", extra={"error": str(exc)})
+                self.car = None
+                self._back_off(now)
+        self._pump(now)
+
+    def _drain(self, timeout_s: float = 3.0) -> None:
+        """On stop, send what is queued and wait briefly for the acks; the rest waits on disk."""
+        deadline = self.monotonic() + timeout_s
+        while self.uplink.connected.is_set() and self.monotonic() < deadline:
+            self._pump(self.monotonic())
+            if not self.in_flight and self.buffer.depth() == 0:
+                return
+            time.sleep(0.05)
+
+    def _connect(self, now: float) -> None:
+        try:
+            self.car = self.link.connect()
+        except AdapterUnavailableError as exc:
+            log.warning("no adapter or car", extra={"error": str(exc), "retry_in_s": self._retry_delay})
+            self._back_off(now)
+            return
+        self._retry_delay = 1.0
+        self.schedule = Schedule(
+            supported=self.car.supported,
+            sample_interval_s=self.settings.sample_interval_s,
+            dtc_interval_s=self.settings.dtc_interval_s,
+        )
+        self._last_status = -STATUS_EVERY_S
+        log.info(
+            "car connected",
+            extra={
+                "adapter": self.car.adapter,
+                "protocol": self.car.protocol,
+                "vin": self.car.vin,
+                "supported": len(self.car.supported),
+            },
+        )
+
+    def _back_off(self, now: float) -> None:
+        self._retry_at = now + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, self.settings.reconnect_max_s)
+
+    def _read(self, now: float, schedule: Schedule) -> None:
+        reads = schedule.due(now)
+        if reads.pids:
+            ts = self.wall()
+            values = self.link.read(reads.pids)
+            self.buffer.append_sample(ts, values, priority=Priority.FAST if reads.fast else Priority.SLOW)
+            if schedule.observe(values, now):
+                log.info("engine start")
+        if reads.dtc:
+            self._check_dtcs()
+
+    def _check_dtcs(self) -> None:
+        snapshot = self.link.read_dtcs()
+        if snapshot == self.last_dtcs:
+            return
+        self.last_dtcs = snapshot
+        body = {
+            "ts": self.wall().isoformat(),
+            "mil": snapshot.mil,
+            "stored": list(snapshot.stored),
+            "pending": list(snapshot.pending),
+            "permanent": list(snapshot.permanent),
+        }
+        self.buffer.append_event(orjson.dumps(body))
+
+    def _pump(self, now: float) -> None:
+        for mid in self.uplink.acked():
+            done = self.in_flight.pop(mid, None)
+            if done is not None:
+                self.buffer.acknowledge(samples=done.samples, events=done.events)
+        for config in self.uplink.configs():
+            self.settings.sample_interval_s, self.settings.dtc_interval_s = (
+                config.sample_interval_s,
+                config.dtc_interval_s,
+            )
+            if self.schedule is not None:
+                self.schedule.configure(
+                    sample_interval_s=config.sample_interval_s, dtc_interval_s=config.dtc_interval_s, pids=config.pids
+                )
+            log.info("config applied", extra={"sample_interval_s": config.sample_interval_s})
+        self._expire_in_flight(now)
+        if not self.uplink.connected.is_set():
+            return
+        if now - self._last_status >= STATUS_EVERY_S:
+            self._publish_status(online=True)
+            self._last_status = now
+        vin = self.settings.vin or (self.car.vin if self.car else None)
+        if vin is None:
+            return
+        self._send_events(vin, now)
+        self._send_samples(
+            self.buffer.newest_samples(self.settings.max_samples_per_message, skip=self._busy()), vin, now
+        )
+        self._backlog_tokens = min(
+            self._backlog_tokens + (now - self._last_pump) * self.settings.backlog_messages_per_s,
+            self.settings.backlog_messages_per_s,
+        )
+        self._last_pump = now
+        while self._backlog_tokens >= 1:
+            batch = self.buffer.oldest_samples(self.settings.max_samples_per_message, skip=self._busy())
+            if not batch:
+                break
+            self._send_samples(batch, vin, now)
+            self._backlog_tokens -= 1
+
+    def _busy(self) -> set[int]:
+        return {i for flight in self.in_flight.values() for i in flight.samples}
+
+    def _send_samples(self, batch: list[BufferedSample], vin: str, now: float) -> None:
+        if not batch:
+            return
+        message = TelemetryMessage(
+            v=1,
+            device_id=self.settings.device_id,
+            vin=vin,
+            seq=self.buffer.next_seq(),
+            samples=[Sample(ts=s.ts, pids=s.readings) for s in batch],
+        )
+        mid = self.uplink.publish(MessageKind.TELEMETRY, dump_message(message))
+        self.in_flight[mid] = InFlight([s.id for s in batch], [], now)
+
+    def _send_events(self, vin: str, now: float) -> None:
+        busy = {i for flight in self.in_flight.values() for i in flight.events}
+        for event in self.buffer.oldest_events(10, skip=busy):
+            body = orjson.loads(event.body)
+            message = DtcMessage(v=1, device_id=self.settings.device_id, vin=vin, seq=self.buffer.next_seq(), **body)
+            mid = self.uplink.publish(MessageKind.DTC, dump_message(message))
+            self.in_flight[mid] = InFlight([], [event.id], now)
+
+    def _publish_status(self, *, online: bool) -> None:
+        status = StatusMessage(
+            v=1,
+            device_id=self.settings.device_id,
+            online=online,
+            ts=self.wall(),
+            agent_version=__version__,
+            adapter=self.car.adapter if self.car else None,
+            protocol=self.car.protocol if self.car else None,
+            buffer_depth=self.buffer.depth(),
+        )
+        self.uplink.publish(MessageKind.STATUS, dump_message(status), retain=True)
+
+    def _expire_in_flight(self, now: float) -> None:
+        """Forget messages the broker never acknowledged: their data becomes eligible again (ingest dedupes)."""
+        for mid in [m for m, f in self.in_flight.items() if now - f.sent_at > IN_FLIGHT_EXPIRY_S]:
+            del self.in_flight[mid]
+
+    def _sleep_for(self) -> float:
+        if self.schedule is None:
+            return 0.5
+        return max(0.01, min(0.25, self.schedule.next_due() - self.monotonic()))

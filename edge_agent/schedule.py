@@ -1,0 +1,104 @@
+"""What to read and when: pure, driven by a monotonic time the caller passes in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+FAST_SET = (
+    "RPM",
+    "SPEED",
+    "ENGINE_LOAD",
+    "COOLANT_TEMP",
+    "SHORT_FUEL_TRIM_1",
+    "LONG_FUEL_TRIM_1",
+    "MAF",
+    "INTAKE_TEMP",
+    "THROTTLE_POS",
+    "CONTROL_MODULE_VOLTAGE",
+    "O2_B1S1",
+    "O2_B1S2",
+)
+SLOW_SET = (
+    "FUEL_LEVEL",
+    "AMBIANT_AIR_TEMP",
+    "CATALYST_TEMP_B1S1",
+    "DISTANCE_SINCE_DTC_CLEAR",
+    "BAROMETRIC_PRESSURE",
+    "DISTANCE_W_MIL",
+    "WARMUPS_SINCE_DTC_CLEAR",
+    "RUN_TIME",
+)
+RUNNING_RPM = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """One cycle's work: the PIDs to query (empty = none due) and whether to check DTCs."""
+
+    fast: tuple[str, ...] = ()
+    slow: tuple[str, ...] = ()
+    dtc: bool = False
+
+    @property
+    def pids(self) -> tuple[str, ...]:
+        return self.fast + self.slow
+
+
+@dataclass
+class Schedule:
+    """The fast set every `sample_interval_s`, the slow set every `slow_interval_s`, DTCs every
+    `dtc_interval_s` and at every engine start; only PIDs the car supports, plus ELM_VOLTAGE."""
+
+    supported: frozenset[str]
+    sample_interval_s: float = 1.0
+    slow_interval_s: float = 60.0
+    dtc_interval_s: float = 300.0
+    fast_set: tuple[str, ...] = FAST_SET
+    slow_set: tuple[str, ...] = SLOW_SET
+    _next_fast: float = 0.0
+    _next_slow: float = 0.0
+    _next_dtc: float = 0.0
+    _engine_running: bool | None = field(default=None)
+
+    def configure(self, *, sample_interval_s: float, dtc_interval_s: float, pids: Iterable[str] = ()) -> None:
+        """Apply a config message: new intervals at once; a non-empty PID list replaces the fast set."""
+        self.sample_interval_s, self.dtc_interval_s = sample_interval_s, dtc_interval_s
+        chosen = tuple(pids)
+        if chosen:
+            self.fast_set = chosen
+        self._next_fast = self._next_dtc = 0.0
+
+    def due(self, now: float) -> Reads:
+        """Return what is due at `now` and plan the next cycle."""
+        fast: tuple[str, ...] = ()
+        slow: tuple[str, ...] = ()
+        dtc = False
+        if now >= self._next_fast:
+            fast = (*self._supported(self.fast_set), "ELM_VOLTAGE")
+            self._next_fast = now + self.sample_interval_s
+        if now >= self._next_slow:
+            slow = self._supported(self.slow_set)
+            self._next_slow = now + self.slow_interval_s
+        if now >= self._next_dtc:
+            dtc = True
+            self._next_dtc = now + self.dtc_interval_s
+        return Reads(fast=fast, slow=slow, dtc=dtc)
+
+    def next_due(self) -> float:
+        return min(self._next_fast, self._next_slow, self._next_dtc)
+
+    def observe(self, readings: dict[str, float | None], now: float) -> bool:
+        """Track the engine from the data (RPM); return True at an engine start, and bring DTCs forward."""
+        rpm = readings.get("RPM")
+        if rpm is None:
+            return False
+        running = rpm >= RUNNING_RPM
+        started = running and self._engine_running is False
+        self._engine_running = running
+        if started:
+            self._next_dtc = now
+        return started
+
+    def _supported(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(n for n in names if n in self.supported)

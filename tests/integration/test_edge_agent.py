@@ -1,0 +1,121 @@
+"""The edge agent end to end: ELM327-emulator → python-OBD → agent → Mosquitto → ingest → TimescaleDB,
+through broker outages and kill -9."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pitcall.local_services import AgentProcess, Broker, Elm327Emulator, wait_until
+from tests.helpers import IngestFactory, provision, rows, scalar
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def emulator() -> Iterator[Elm327Emulator]:
+    instance = Elm327Emulator()
+    instance.start()
+    yield instance
+    instance.destroy()
+
+
+@pytest.fixture
+def own_broker() -> Iterator[Broker]:
+    """A persistent broker of this test's own, so that the test can stop and restart it."""
+    instance = Broker(persistent=True)
+    instance.start()
+    yield instance
+    instance.destroy()
+
+
+@pytest.fixture
+def agent(db_url: str, emulator: Elm327Emulator, own_broker: Broker, prefix: str, tmp_path: Path) -> AgentProcess:
+    vehicle = provision(db_url, 1, seed=31)[0]
+    return AgentProcess(
+        device_id=vehicle.device_id,
+        vin=vehicle.vin,
+        adapter_port=emulator.port,
+        mqtt_port=own_broker.port,
+        prefix=prefix,
+        buffer_path=tmp_path / "queue.db",
+        extra_env={"AGENT_BACKLOG_MESSAGES_PER_S": "5", "AGENT_MAX_SAMPLES_PER_MESSAGE": "5"},
+    )
+
+
+def _samples(db_url: str) -> int:
+    return int(scalar(db_url, "SELECT count(*) FROM telemetry"))
+
+
+def _queue_depth(agent: AgentProcess) -> int:
+    return int(sqlite3.connect(agent.buffer_path).execute("SELECT count(*) FROM samples").fetchone()[0])
+
+
+def _assert_no_gaps(db_url: str, *, interval_s: float = 5.0, agent_down: datetime | None = None) -> None:
+    """Consecutive samples are never further apart than a few cycles, except across the moment the
+    agent itself was down (nobody was reading the car then)."""
+    stamps = [r.ts for r in rows(db_url, "SELECT ts FROM telemetry ORDER BY ts")]
+    gaps = [(a, b) for a, b in zip(stamps, stamps[1:], strict=False) if b - a > timedelta(seconds=interval_s)]
+    gaps = [(a, b) for a, b in gaps if agent_down is None or not a <= agent_down <= b]
+    assert not gaps, f"samples missing between {gaps[:3]}"
+
+
+def test_agent_reads_the_car_and_its_samples_land_in_timescaledb(
+    agent: AgentProcess, ingest_factory: IngestFactory, own_broker: Broker, db_url: str
+) -> None:
+    ingest_factory(mqtt_port=own_broker.port, log_dir=own_broker.root).start()
+    agent.start()
+    wait_until(lambda: _samples(db_url) >= 5, timeout_s=60, what=f"5 samples from the agent\n{agent.log()}")
+    sample = rows(db_url, "SELECT pids FROM telemetry ORDER BY ts DESC LIMIT 1")[0].pids
+    assert {"RPM", "SPEED", "COOLANT_TEMP", "ELM_VOLTAGE"} <= set(sample)
+    assert 500 < sample["RPM"] < 8000
+    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM device_status") == 1, what="status")
+    status = rows(db_url, "SELECT online, adapter, protocol, agent_version FROM device_status")[0]
+    assert status.online and status.adapter == "ELM327 v1.5" and "CAN" in status.protocol
+    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM dtc_events") == 1, what="first DTC snapshot")
+    assert agent.terminate() == 0
+    wait_until(lambda: scalar(db_url, "SELECT online FROM device_status") is False, what="offline status")
+    assert scalar(db_url, "SELECT count(*) FROM dead_letters") == 0
+
+
+def test_broker_outage_then_kill_9_during_replay_loses_nothing(
+    agent: AgentProcess, ingest_factory: IngestFactory, own_broker: Broker, db_url: str
+) -> None:
+    ingest_factory(mqtt_port=own_broker.port, log_dir=own_broker.root).start()
+    agent.start()
+    wait_until(lambda: _samples(db_url) >= 3, timeout_s=60, what=f"live samples\n{agent.log()}")
+    own_broker.stop()
+    time.sleep(12)  # the agent keeps sampling into its disk queue
+    assert _queue_depth(agent) >= 4
+    own_broker.start()
+    wait_until(lambda: _samples(db_url) >= 6, timeout_s=60, what="replay under way")
+    agent.kill()  # in the middle of the (rate-limited) replay
+    killed_at = datetime.now(UTC)
+    depth_at_kill = _queue_depth(agent)
+    agent.start()
+    wait_until(lambda: _queue_depth(agent) <= 1, timeout_s=90, what=f"the backlog drained (was {depth_at_kill})")
+    time.sleep(3)
+    assert agent.terminate() == 0
+    _assert_no_gaps(db_url, agent_down=killed_at)
+    assert _queue_depth(agent) == 0
+    assert scalar(db_url, "SELECT count(*) FROM dead_letters") == 0
+
+
+def test_adapter_unplugged_and_back_the_agent_recovers(
+    agent: AgentProcess, emulator: Elm327Emulator, ingest_factory: IngestFactory, own_broker: Broker, db_url: str
+) -> None:
+    ingest_factory(mqtt_port=own_broker.port, log_dir=own_broker.root).start()
+    agent.start()
+    wait_until(lambda: _samples(db_url) >= 3, timeout_s=60, what="samples before unplugging")
+    emulator.unplug()
+    time.sleep(4)
+    assert agent.process is not None and agent.process.poll() is None, agent.log()
+    before = _samples(db_url)
+    emulator.start()
+    wait_until(lambda: _samples(db_url) >= before + 3, timeout_s=90, what=f"samples after replugging\n{agent.log()}")
+    assert "adapter lost; reconnecting" in agent.log() or "no adapter or car" in agent.log()
