@@ -3,6 +3,7 @@ through broker outages and kill -9."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -60,7 +61,7 @@ def _assert_no_gaps(db_url: str, *, interval_s: float = 5.0, agent_down: datetim
     """Consecutive samples are never further apart than a few cycles, except across the moment the
     agent itself was down (nobody was reading the car then)."""
     stamps = [r.ts for r in rows(db_url, "SELECT ts FROM telemetry ORDER BY ts")]
-    gaps = [(a, b) for a, b in zip(stamps, stamps[1:], strict=False) if b - a > timedelta(seconds=interval_s)]
+    gaps = [(a, b) for a, b in itertools.pairwise(stamps) if b - a > timedelta(seconds=interval_s)]
     gaps = [(a, b) for a, b in gaps if agent_down is None or not a <= agent_down <= b]
     assert not gaps, f"samples missing between {gaps[:3]}"
 

@@ -1,0 +1,41 @@
+"""The agent's schedule: what is read when, config changes, engine starts — with time moved, not slept."""
+
+from __future__ import annotations
+
+from edge_agent.schedule import FAST_SET, Schedule
+
+SUPPORTED = frozenset({*FAST_SET, "FUEL_LEVEL", "BAROMETRIC_PRESSURE"}) - {"O2_B1S2"}
+
+
+def test_fast_set_every_interval_slow_set_every_minute_only_supported_pids() -> None:
+    schedule = Schedule(supported=SUPPORTED, sample_interval_s=1.0, dtc_interval_s=300)
+    first = schedule.due(0.0)
+    assert "RPM" in first.fast and "ELM_VOLTAGE" in first.fast and "O2_B1S2" not in first.fast
+    assert set(first.slow) == {"FUEL_LEVEL", "BAROMETRIC_PRESSURE"}
+    assert first.dtc
+    assert schedule.due(0.5).pids == ()
+    second = schedule.due(1.0)
+    assert second.fast and not second.slow and not second.dtc
+    assert schedule.due(60.0).slow
+    assert schedule.due(300.0).dtc
+    assert schedule.next_due() == 301.0
+
+
+def test_config_changes_interval_and_fast_set_at_once() -> None:
+    schedule = Schedule(supported=SUPPORTED)
+    schedule.due(0.0)
+    schedule.configure(sample_interval_s=5.0, dtc_interval_s=60.0, pids=["RPM", "SPEED"])
+    reads = schedule.due(0.1)
+    assert reads.fast == ("RPM", "SPEED", "ELM_VOLTAGE") and reads.dtc
+    assert schedule.due(4.0).fast == ()
+    assert schedule.due(5.1).fast
+
+
+def test_engine_start_is_found_in_the_data_and_brings_dtcs_forward() -> None:
+    schedule = Schedule(supported=SUPPORTED, dtc_interval_s=300)
+    schedule.due(0.0)
+    assert not schedule.observe({"RPM": 0.0}, 10.0)
+    assert not schedule.observe({"RPM": None}, 11.0)  # no answer tells nothing
+    assert schedule.observe({"RPM": 850.0}, 12.0)
+    assert not schedule.observe({"RPM": 900.0}, 13.0)
+    assert schedule.due(13.0).dtc
