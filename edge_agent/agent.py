@@ -29,6 +29,7 @@ from wire.v1 import DtcMessage, Sample, StatusMessage, TelemetryMessage
 log = logging.getLogger(__name__)
 IN_FLIGHT_EXPIRY_S = 120.0
 STATUS_EVERY_S = 60.0
+MAX_IN_FLIGHT_MESSAGES = 50
 
 
 @dataclass
@@ -56,6 +57,8 @@ class Agent:
     _last_pump: float = 0.0
     _last_status: float = -STATUS_EVERY_S
     _live_after: int | None = None  # samples with a higher id are live; older ones are backlog
+    _backlog_cursor: int = 0  # the backlog has been handed over up to this sample id
+    _backlog_end: int = 0  # the backlog ends here; later samples were sent live
 
     def run(self, stop: threading.Event) -> None:
         """Run cycles until `stop` is set."""
@@ -151,43 +154,55 @@ class Agent:
             done = self.in_flight.pop(mid, None)
             if done is not None:
                 self.buffer.acknowledge(samples=done.samples, events=done.events)
-        for config in self.uplink.configs():
-            self.settings.sample_interval_s, self.settings.dtc_interval_s = (
-                config.sample_interval_s,
-                config.dtc_interval_s,
+        self._apply_configs()
+        self._expire_in_flight(now)
+        connected = self.uplink.connected.is_set()
+        vin = self.settings.vin or (self.car.vin if self.car else None)
+        if connected and now - self._last_status >= STATUS_EVERY_S:
+            self._publish_status(online=True)
+            self._last_status = now
+        if not connected or vin is None:
+            self._live_after = self._backlog_end = self.buffer.last_sample_id()  # what piles up meanwhile is backlog
+            self._last_pump = now
+            return
+        self._send_events(vin, now)
+        self._send_live(vin, now)
+        self._send_backlog(vin, now)
+
+    def _send_live(self, vin: str, now: float) -> None:
+        """Send the samples taken since the last pump, ahead of any backlog."""
+        if self._live_after is None:  # at start, everything already queued is backlog
+            self._live_after = self._backlog_end = self.buffer.last_sample_id()
+        live = self.buffer.samples_after(self._live_after, limit=self.settings.max_samples_per_message)
+        if live:
+            self._send_samples(live, vin, now)
+            self._live_after = live[-1].id
+
+    def _send_backlog(self, vin: str, now: float) -> None:
+        """Send the oldest unsent samples, `backlog_messages_per_s` messages a second at most."""
+        rate = self.settings.backlog_messages_per_s
+        self._backlog_tokens = min(self._backlog_tokens + (now - self._last_pump) * rate, rate)
+        self._last_pump = now
+        upto = self._backlog_end
+        while self._backlog_tokens >= 1 and len(self.in_flight) < MAX_IN_FLIGHT_MESSAGES:
+            batch = self.buffer.samples_after(
+                self._backlog_cursor, limit=self.settings.max_samples_per_message, upto=upto
             )
+            if not batch:
+                break
+            self._send_samples(batch, vin, now)
+            self._backlog_cursor = batch[-1].id
+            self._backlog_tokens -= 1
+
+    def _apply_configs(self) -> None:
+        for config in self.uplink.configs():
+            self.settings.sample_interval_s = config.sample_interval_s
+            self.settings.dtc_interval_s = config.dtc_interval_s
             if self.schedule is not None:
                 self.schedule.configure(
                     sample_interval_s=config.sample_interval_s, dtc_interval_s=config.dtc_interval_s, pids=config.pids
                 )
             log.info("config applied", extra={"sample_interval_s": config.sample_interval_s})
-        self._expire_in_flight(now)
-        if not self.uplink.connected.is_set():
-            return
-        if now - self._last_status >= STATUS_EVERY_S:
-            self._publish_status(online=True)
-            self._last_status = now
-        vin = self.settings.vin or (self.car.vin if self.car else None)
-        if vin is None:
-            return
-        self._send_events(vin, now)
-        self._send_samples(
-            self.buffer.newest_samples(self.settings.max_samples_per_message, skip=self._busy()), vin, now
-        )
-        self._backlog_tokens = min(
-            self._backlog_tokens + (now - self._last_pump) * self.settings.backlog_messages_per_s,
-            self.settings.backlog_messages_per_s,
-        )
-        self._last_pump = now
-        while self._backlog_tokens >= 1:
-            batch = self.buffer.oldest_samples(self.settings.max_samples_per_message, skip=self._busy())
-            if not batch:
-                break
-            self._send_samples(batch, vin, now)
-            self._backlog_tokens -= 1
-
-    def _busy(self) -> set[int]:
-        return {i for flight in self.in_flight.values() for i in flight.samples}
 
     def _send_samples(self, batch: list[BufferedSample], vin: str, now: float) -> None:
         if not batch:
@@ -224,9 +239,12 @@ class Agent:
         self.uplink.publish(MessageKind.STATUS, dump_message(status), retain=True)
 
     def _expire_in_flight(self, now: float) -> None:
-        """Forget messages the broker never acknowledged: their data becomes eligible again (ingest dedupes)."""
+        """Forget messages the broker never acknowledged: their data is sent again (ingest de-duplicates)."""
         for mid in [m for m, f in self.in_flight.items() if now - f.sent_at > IN_FLIGHT_EXPIRY_S]:
-            del self.in_flight[mid]
+            expired = self.in_flight.pop(mid)
+            if expired.samples:
+                self._backlog_cursor = min(self._backlog_cursor, min(expired.samples) - 1)
+                self._backlog_end = max(self._backlog_end, max(expired.samples))
 
     def _sleep_for(self) -> float:
         if self.schedule is None:

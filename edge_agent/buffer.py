@@ -27,10 +27,10 @@ from pathlib import Path
 READING = struct.Struct("<Hd")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pid_names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS samples (id INTEGER PRIMARY KEY, ts_us INTEGER NOT NULL, priority INTEGER NOT NULL,
-                                    readings BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS samples (id INTEGER PRIMARY KEY AUTOINCREMENT, ts_us INTEGER NOT NULL,
+                                    priority INTEGER NOT NULL, readings BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS samples_by_priority ON samples (priority, id);
-CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -97,21 +97,22 @@ class DiskBuffer:
         with self._transaction():
             self._db.execute("INSERT INTO events (body) VALUES (?)", (body,))
 
-    def oldest_samples(self, limit: int, *, skip: Iterable[int] = ()) -> list[BufferedSample]:
-        """Return up to `limit` samples, oldest first, leaving out ids in `skip` (in flight)."""
-        skipped = set(skip)
-        rows = self._db.execute(
-            "SELECT id, ts_us, readings FROM samples ORDER BY id LIMIT ?", (limit + len(skipped),)
-        ).fetchall()
-        return [self._sample(row) for row in rows if row[0] not in skipped][:limit]
+    def oldest_samples(self, limit: int) -> list[BufferedSample]:
+        return self.samples_after(0, limit=limit)
 
-    def newest_samples(self, limit: int, *, skip: Iterable[int] = ()) -> list[BufferedSample]:
-        """Return up to `limit` of the newest samples not in `skip`, in time order (the live tail)."""
-        skipped = set(skip)
+    def samples_after(self, after_id: int, *, limit: int, upto: int | None = None) -> list[BufferedSample]:
+        """Return up to `limit` samples with after_id < id (<= upto), oldest first."""
         rows = self._db.execute(
-            "SELECT id, ts_us, readings FROM samples ORDER BY id DESC LIMIT ?", (limit + len(skipped),)
+            "SELECT id, ts_us, readings FROM samples WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+            (after_id, upto if upto is not None else 2**62, limit),
         ).fetchall()
-        return [self._sample(row) for row in reversed(rows) if row[0] not in skipped][-limit:]
+        return [self._sample(row) for row in rows]
+
+    def last_sample_id(self) -> int:
+        """Return the id of the newest sample ever queued, 0 if none; ids are never reused (AUTOINCREMENT),
+        so cursors over them stay valid after the queue empties."""
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'samples'").fetchone()
+        return int(row[0]) if row else 0
 
     def oldest_events(self, limit: int, *, skip: Iterable[int] = ()) -> list[BufferedEvent]:
         skipped = set(skip)

@@ -1,18 +1,21 @@
-"""`pitcall-agent`: run the edge agent, or `--check` the adapter and the broker."""
+"""`pitcall-agent`: run the edge agent, or `--check` the adapter and the broker.
+
+argparse rather than typer/rich: the agent runs on small computers and those two cost ~4 MB of
+resident memory against a 60 MB budget.
+"""
 
 from __future__ import annotations
 
+import argparse
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
 
 import paho.mqtt.client as mqtt
-import typer
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
-from rich.console import Console
 
 from edge_agent.agent import Agent
 from edge_agent.buffer import DiskBuffer, QueueFileError
@@ -23,33 +26,37 @@ from edge_agent.uplink import Uplink, UplinkOptions
 from pitcall import logs
 from wire.v1 import StatusMessage
 
-console = Console(stderr=True)
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
-def main(
-    config: Annotated[Path | None, typer.Option(help="TOML settings file (AGENT_* variables override it)")] = None,
-    check: Annotated[bool, typer.Option("--check", help="probe the adapter and the broker, print what works")] = False,
-) -> None:
-    """The pitcall edge agent (docs/edge-agent.md)."""
+def main(argv: list[str] | None = None) -> int:
+    """Run the pitcall edge agent (docs/edge-agent.md); return the exit code."""
+    parser = argparse.ArgumentParser(prog="pitcall-agent", description="The pitcall edge agent.")
+    parser.add_argument("--config", type=Path, help="TOML settings file (AGENT_* variables override it)")
+    parser.add_argument("--check", action="store_true", help="probe the adapter and the broker, print what works")
+    args = parser.parse_args(argv)
     try:
-        settings = load_settings(config)
+        settings = load_settings(args.config)
     except ValidationError as exc:
-        console.print(f"[red]error:[/red] settings: {exc}")
-        raise typer.Exit(2) from exc
-    if check:
-        raise typer.Exit(0 if _check(settings) else 1)
+        _say(f"error: settings: {exc}")
+        return 2
+    if args.check:
+        return 0 if _check(settings) else 1
     logs.configure()
     try:
         buffer = DiskBuffer(settings.buffer_path, max_bytes=settings.buffer_max_bytes)
     except QueueFileError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        _say(f"error: {exc}")
+        return 1
     agent = Agent(settings=settings, link=_link(settings), buffer=buffer, uplink=_uplink(settings))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     agent.run(stop)
     buffer.close()
+    return 0
 
 
 def _link(settings: AgentSettings) -> ObdLink:
@@ -77,14 +84,14 @@ def _check(settings: AgentSettings) -> bool:
         car = link.connect()
         values = link.read(n for n in FAST_SET if n in car.supported)
         answered = sum(v is not None for v in values.values())
-        console.print(
-            f"[green]adapter ok[/green]: {car.adapter}, {car.protocol}, VIN {car.vin or 'not reported'}, "
+        _say(
+            f"adapter ok: {car.adapter}, {car.protocol}, VIN {car.vin or 'not reported'}, "
             f"{len(car.supported)} commands supported, {answered}/{len(values)} fast-set PIDs answered, "
             f"battery {link.read_voltage()} V"
         )
         adapter_ok = True
     except AdapterUnavailableError as exc:
-        console.print(f"[red]adapter failed[/red]: {exc}")
+        _say(f"adapter FAILED: {exc}")
     finally:
         link.close()
     connected = threading.Event()
@@ -110,11 +117,11 @@ def _check(settings: AgentSettings) -> bool:
         client.loop_stop()
     where = f"{settings.mqtt_host}:{settings.mqtt_port}"
     if broker_ok:
-        console.print(f"[green]broker ok[/green]: {where} accepted {settings.device_id}")
+        _say(f"broker ok: {where} accepted {settings.device_id}")
     else:
-        console.print(f"[red]broker failed[/red]: {where}: {outcome[0] if outcome else 'no answer'}")
+        _say(f"broker FAILED: {where}: {outcome[0] if outcome else 'no answer'}")
     return adapter_ok and broker_ok
 
 
 def run() -> None:
-    typer.run(main)
+    sys.exit(main())

@@ -29,7 +29,7 @@ class AgentSettings(BaseSettings):
     sample_interval_s: float = Field(1.0, gt=0)
     dtc_interval_s: float = Field(300.0, gt=0)
     max_samples_per_message: int = Field(100, ge=1, le=1000)
-    backlog_messages_per_s: float = Field(20.0, gt=0, description="replay rate limit (x max_samples_per_message)")
+    backlog_messages_per_s: float = Field(30.0, gt=0, description="replay rate limit (x max_samples_per_message)")
     reconnect_max_s: float = 60.0
 
     @classmethod

@@ -60,3 +60,25 @@ def bench_ingest(
         f"targets (>= 50% of bare, >= 150,000 readings/s, 0 lost, 0 duplicated): "
         f"{'met' if targets and not result.duplicated else 'NOT met'}"
     )
+
+
+@bench_app.command("agent")
+def bench_agent(seconds: float = 60.0, backlog: int = 100_000) -> None:
+    """Edge agent: memory, CPU per sample, backlog replay rate, disk bytes per sample (docs/benchmarks.md)."""
+    from pitcall.bench.agent import run
+
+    r = run(seconds=seconds, backlog=backlog)
+    console.print(f"resident memory          : {r.rss_mb:6.1f} MB (target < 60 MB)")
+    console.print(f"live sampling            : {r.samples_per_s:6.2f} samples/s against ELM327-emulator")
+    console.print(
+        f"CPU per sample           : {r.cpu_ms_per_sample:6.1f} ms = {r.cpu_percent_at_1hz:.2f}% of a core at 1 Hz "
+        "(target < 2%)"
+    )
+    console.print(
+        f"replay of {r.backlog:,} samples : {r.replay_default_samples_per_s:8,.0f} samples/s with the "
+        f"default rate limit, {r.replay_fast_samples_per_s:,.0f} samples/s unthrottled (target >= 2,000)"
+    )
+    console.print(
+        f"disk per sample          : {r.queue_bytes_per_sample:6.1f} B in use, {r.file_bytes_per_sample:.1f} B "
+        "of file (target <= 200)"
+    )

@@ -69,7 +69,7 @@ def _assert_no_gaps(db_url: str, *, interval_s: float = 5.0, agent_down: datetim
 def test_agent_reads_the_car_and_its_samples_land_in_timescaledb(
     agent: AgentProcess, ingest_factory: IngestFactory, own_broker: Broker, db_url: str
 ) -> None:
-    ingest_factory(mqtt_port=own_broker.port, log_dir=own_broker.root).start()
+    ingest = ingest_factory(mqtt_port=own_broker.port, log_dir=own_broker.root).start()
     agent.start()
     wait_until(lambda: _samples(db_url) >= 5, timeout_s=60, what=f"5 samples from the agent\n{agent.log()}")
     sample = rows(db_url, "SELECT pids FROM telemetry ORDER BY ts DESC LIMIT 1")[0].pids
@@ -82,6 +82,7 @@ def test_agent_reads_the_car_and_its_samples_land_in_timescaledb(
     assert agent.terminate() == 0
     wait_until(lambda: scalar(db_url, "SELECT online FROM device_status") is False, what="offline status")
     assert scalar(db_url, "SELECT count(*) FROM dead_letters") == 0
+    assert ingest.metric("pitcall_ingest_samples_duplicate_total") == 0  # each sample was sent once
 
 
 def test_broker_outage_then_kill_9_during_replay_loses_nothing(

@@ -41,10 +41,22 @@ def test_samples_come_back_oldest_first_with_gaps_until_acknowledged(tmp_path: P
     assert oldest[0].readings == {**FAST, "RPM": 800.0}
     assert oldest[0].readings["O2_B1S2"] is None
     in_flight = [s.id for s in oldest]
-    assert [s.readings["RPM"] for s in buffer.oldest_samples(3, skip=in_flight)] == [803.0, 804.0]
+    assert [s.readings["RPM"] for s in buffer.samples_after(in_flight[-1], limit=3)] == [803.0, 804.0]
+    assert [s.readings["RPM"] for s in buffer.samples_after(0, limit=9, upto=in_flight[1])] == [800.0, 801.0]
     buffer.acknowledge(samples=in_flight)
     assert buffer.depth() == 2
     assert buffer.oldest_samples(10)[0].ts == T0 + timedelta(seconds=3)
+
+
+def test_sample_ids_are_never_reused_after_the_queue_empties(tmp_path: Path) -> None:
+    buffer = DiskBuffer(tmp_path / "q.db")
+    for i in range(3):
+        buffer.append_sample(T0 + timedelta(seconds=i), FAST)
+    last = buffer.last_sample_id()
+    buffer.acknowledge(samples=[s.id for s in buffer.oldest_samples(10)])
+    assert buffer.depth() == 0 and buffer.last_sample_id() == last
+    buffer.append_sample(T0 + timedelta(seconds=9), FAST)
+    assert buffer.oldest_samples(1)[0].id == last + 1
 
 
 def test_seq_is_strictly_increasing_across_restarts(tmp_path: Path) -> None:
