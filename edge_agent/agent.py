@@ -139,14 +139,19 @@ class Agent:
         snapshot = self.link.read_dtcs()
         if snapshot == self.last_dtcs:
             return
+        known = set(self.last_dtcs.stored) if self.last_dtcs else set()
         self.last_dtcs = snapshot
-        body = {
+        body: dict[str, object] = {
             "ts": self.wall().isoformat(),
             "mil": snapshot.mil,
             "stored": list(snapshot.stored),
             "pending": list(snapshot.pending),
             "permanent": list(snapshot.permanent),
         }
+        new_codes = [code for code in snapshot.stored if code not in known]
+        if new_codes:
+            frame = {k: v for k, v in self.link.read_freeze_frame().items() if v is not None}
+            body["freeze_frame"] = {"dtc": new_codes[0], "pids": frame} if frame else None
         self.buffer.append_event(orjson.dumps(body))
 
     def _pump(self, now: float) -> None:

@@ -20,6 +20,23 @@ from wire.v1 import PID_NAME_PATTERN
 
 log = logging.getLogger(__name__)
 VIN_CHARS = set("ABCDEFGHJKLMNPRSTUVWXYZ0123456789")
+# Mode 0A (permanent DTCs) is not among python-OBD's commands; same answer format as Mode 03.
+GET_PERMANENT_DTC = obd.OBDCommand(
+    "GET_PERMANENT_DTC", "Get permanent DTCs", b"0A", 0, obd.decoders.dtc, obd.ECU.ALL, False
+)
+FREEZE_FRAME_PIDS = (
+    "RPM",
+    "SPEED",
+    "ENGINE_LOAD",
+    "COOLANT_TEMP",
+    "SHORT_FUEL_TRIM_1",
+    "LONG_FUEL_TRIM_1",
+    "INTAKE_PRESSURE",
+    "INTAKE_TEMP",
+    "MAF",
+    "THROTTLE_POS",
+    "FUEL_STATUS",
+)
 
 
 class AdapterError(Exception):
@@ -54,6 +71,11 @@ def decode_vin(raw: Any) -> str | None:
         return None
     vin = "".join(ch for ch in raw.strip().upper() if ch.isalnum())
     return vin if len(vin) == 17 and set(vin) <= VIN_CHARS else None
+
+
+def _codes(pairs: Any) -> tuple[str, ...]:
+    """Return sorted unique DTC codes from python-OBD's [(code, description), ...]."""
+    return tuple(sorted({code for code, _ in pairs if isinstance(code, str)}))
 
 
 def reading(value: Any) -> float | None:
@@ -109,16 +131,23 @@ class ObdLink:
         return reading(self._value("ELM_VOLTAGE"))
 
     def read_dtcs(self) -> DtcSnapshot:
-        """Stored (Mode 03) and pending (Mode 07) codes and the MIL state."""
+        """Stored (Mode 03), pending (Mode 07) and permanent (Mode 0A, where supported) codes and the MIL."""
         status = self._value("STATUS")
         stored = self._value("GET_DTC") or []
         pending = self._value("GET_CURRENT_DTC") or []
+        permanent = self._query(GET_PERMANENT_DTC, force=True) or []
         return DtcSnapshot(
             mil=bool(getattr(status, "MIL", False)),
-            stored=tuple(sorted({c for c, _ in stored})),
-            pending=tuple(sorted({c for c, _ in pending})),
-            permanent=(),
+            stored=_codes(stored),
+            pending=_codes(pending),
+            permanent=_codes(permanent),
         )
+
+    def read_freeze_frame(self) -> dict[str, float | None]:
+        """The Mode 02 snapshot the ECU took when the code that set the MIL appeared (PIDs it supports)."""
+        supported = {c.name for c in self._connection.supported_commands} if self._connection else set()
+        names = [n for n in FREEZE_FRAME_PIDS if f"DTC_{n}" in supported]
+        return {name: reading(self._value(f"DTC_{name}")) for name in names}
 
     def close(self) -> None:
         if self._connection is not None:
@@ -129,12 +158,15 @@ class ObdLink:
             self._connection = None
 
     def _value(self, name: str) -> Any:
-        if self._connection is None:
-            raise AdapterUnavailableError("adapter is not connected")
         if not obd.commands.has_name(name):
             return None
+        return self._query(obd.commands[name], force=name.startswith("ELM_") or name == "VIN")
+
+    def _query(self, command: obd.OBDCommand, *, force: bool) -> Any:
+        if self._connection is None:
+            raise AdapterUnavailableError("adapter is not connected")
         try:
-            response = self._connection.query(obd.commands[name], force=name.startswith("ELM_") or name == "VIN")
+            response = self._connection.query(command, force=force)
         except (serial.SerialException, OSError, ValueError, IndexError, TypeError) as exc:
             self.close()
             raise AdapterUnavailableError(f"adapter stopped answering: {exc}") from exc

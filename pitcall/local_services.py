@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 PG_BIN = Path(os.environ.get("PITCALL_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
@@ -273,33 +275,40 @@ class IngestProcess:
 
 @dataclass
 class Elm327Emulator:
-    """ELM327-emulator serving the `car` scenario on a pty, reachable at a stable symlink `port`
-    (like a udev rule gives a real dongle) so that it can be unplugged and plugged back in."""
+    """ELM327-emulator's `car` (simulators/elm_car.py) on a pty, reachable at a stable symlink `port`
+    (like a udev rule gives a real dongle) so that it can be unplugged and plugged back in, and whose
+    trouble codes the test can change while it runs."""
 
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pitcall-elm-")))
-    scenario: str = "car"
-    process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[str] | None = None
 
     @property
     def port(self) -> str:
         return str(self.root / "obd")
 
-    def start(self, *, timeout_s: float = 20.0) -> None:
-        batch = self.root / "emulator.out"
-        batch.unlink(missing_ok=True)
+    def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "elm", "-s", self.scenario, "-b", str(batch)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            [sys.executable, "-m", "simulators.elm_car"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            text=True,
         )
-        wait_until(
-            lambda: batch.exists() and batch.read_text().strip() != "", timeout_s=timeout_s, what="the emulator's pty"
-        )
-        pty = batch.read_text().splitlines()[0].strip()
+        assert self.process.stdout is not None
+        pty = self.process.stdout.readline().strip()
+        if not pty.startswith("/dev/"):
+            raise RuntimeError(f"the emulator did not start: {pty!r}")
         link = Path(self.port)
         link.unlink(missing_ok=True)
         link.symlink_to(pty)
+
+    def set_dtcs(self, *, stored: list[str] = [], pending: list[str] = [], permanent: list[str] = []) -> None:  # noqa: B006
+        """Make the car report these trouble codes from now on (MIL on while any is stored)."""
+        assert self.process is not None and self.process.stdin is not None and self.process.stdout is not None
+        command = {"dtc": {"stored": stored, "pending": pending, "permanent": permanent}}
+        self.process.stdin.write(orjson.dumps(command).decode() + "\n")
+        self.process.stdin.flush()
+        assert self.process.stdout.readline().strip() == "ok"
 
     def unplug(self) -> None:
         if self.process and self.process.poll() is None:

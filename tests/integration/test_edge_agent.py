@@ -121,3 +121,23 @@ def test_adapter_unplugged_and_back_the_agent_recovers(
     emulator.start()
     wait_until(lambda: _samples(db_url) >= before + 3, timeout_s=90, what=f"samples after replugging\n{agent.log()}")
     assert "adapter lost; reconnecting" in agent.log() or "no adapter or car" in agent.log()
+
+
+def test_a_new_trouble_code_reaches_timescaledb_with_its_freeze_frame(
+    agent: AgentProcess, emulator: Elm327Emulator, ingest_factory: IngestFactory, own_broker: Broker, db_url: str
+) -> None:
+    ingest_factory(mqtt_port=own_broker.port, log_dir=own_broker.root).start()
+    agent.extra_env["AGENT_DTC_INTERVAL_S"] = "2"
+    agent.start()
+    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM dtc_events") == 1, timeout_s=60, what="first snapshot")
+    emulator.set_dtcs(stored=["P0301"], pending=["P0171"], permanent=["P0420"])
+    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM dtc_events") == 2, timeout_s=30, what="the new code")
+    event = rows(db_url, "SELECT mil, stored, pending, permanent, freeze_frame FROM dtc_events ORDER BY ts DESC")[0]
+    assert event.mil is True
+    assert (event.stored, event.pending, event.permanent) == (["P0301"], ["P0171"], ["P0420"])
+    assert event.freeze_frame["dtc"] == "P0301" and "RPM" in event.freeze_frame["pids"]
+    time.sleep(5)  # unchanged codes are not sent again
+    assert scalar(db_url, "SELECT count(*) FROM dtc_events") == 2
+    emulator.set_dtcs()  # repaired and cleared
+    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM dtc_events") == 3, timeout_s=30, what="the clearing")
+    assert rows(db_url, "SELECT mil, stored FROM dtc_events ORDER BY ts DESC")[0] == (False, [])

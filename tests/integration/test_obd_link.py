@@ -92,3 +92,18 @@ def test_decoding_helpers() -> None:
 def _read_until_it_fails(link: ObdLink) -> None:
     for _ in range(5):  # the first query may still be answered from buffers
         link.read(["RPM"])
+
+
+def test_trouble_codes_mil_and_freeze_frame(emulator: Elm327Emulator) -> None:
+    link = ObdLink(port=emulator.port, baudrate=38400)
+    link.connect()
+    emulator.set_dtcs(stored=["P0301"], pending=["P0171"], permanent=["P0420"])
+    dtcs = link.read_dtcs()
+    assert dtcs.stored == ("P0301",) and dtcs.pending == ("P0171",) and dtcs.permanent == ("P0420",)
+    assert dtcs.mil is True
+    frame = link.read_freeze_frame()
+    assert frame and frame.get("RPM") is not None
+    emulator.set_dtcs()
+    cleared = link.read_dtcs()
+    assert cleared.stored == () and cleared.mil is False
+    link.close()
