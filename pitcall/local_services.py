@@ -154,6 +154,7 @@ class Broker:
     password_file: Path | None = None
     acl_file: Path | None = None
     persistent: bool = False  # keep sessions and queued messages across a restart, like production
+    tls: tuple[Path, Path, Path] | None = None  # (CA file, certificate, key): the listener speaks TLS only
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -164,6 +165,9 @@ class Broker:
             root=self.root,
             persistence="true" if self.persistent else "false",
         )
+        if self.tls:
+            cafile, certfile, keyfile = self.tls
+            conf += f"cafile {cafile}\ncertfile {certfile}\nkeyfile {keyfile}\n"
         if self.password_file:
             conf += f"password_file {self.password_file}\nuse_username_as_clientid true\n"
         if self.acl_file:
@@ -364,3 +368,48 @@ class AgentProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=timeout_s)
+
+
+def make_test_certificates(directory: Path, *, host_ip: str = "127.0.0.1") -> tuple[Path, Path, Path]:
+    """Create a throwaway CA and a server certificate for `host_ip` with openssl; return (ca, cert, key)."""
+    ca_key, ca, key, csr, cert = (directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem"))
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pitcall test CA",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+    )
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={host_ip}", "-keyout", str(key), "-out", str(csr))
+    extensions = directory / "san.ext"
+    extensions.write_text(f"subjectAltName=IP:{host_ip}\n")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        str(extensions),
+        "-out",
+        str(cert),
+    )
+    return ca, cert, key

@@ -4,7 +4,10 @@ through broker outages and kill -9."""
 from __future__ import annotations
 
 import itertools
+import os
+import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pitcall.local_services import AgentProcess, Broker, Elm327Emulator, wait_until
+from pitcall.local_services import AgentProcess, Broker, Elm327Emulator, make_test_certificates, wait_until
 from tests.helpers import IngestFactory, provision, rows, scalar
 
 pytestmark = pytest.mark.slow
@@ -141,3 +144,94 @@ def test_a_new_trouble_code_reaches_timescaledb_with_its_freeze_frame(
     emulator.set_dtcs()  # repaired and cleared
     wait_until(lambda: scalar(db_url, "SELECT count(*) FROM dtc_events") == 3, timeout_s=30, what="the clearing")
     assert rows(db_url, "SELECT mil, stored FROM dtc_events ORDER BY ts DESC")[0] == (False, [])
+
+
+class GarbageAdapter:
+    """A broken 'ELM327 clone' on a TCP socket (like a Wi-Fi dongle): answers every command with noise."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._babble, args=(conn,), daemon=True).start()
+
+    def _babble(self, conn: socket.socket) -> None:
+        with conn:
+            while data := conn.recv(256):
+                conn.sendall(b"?\x00\xff" + data[::-1] + b"\r\rSTOPPED\r>")
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_garbage_from_the_adapter_is_survived_with_backoff(
+    db_url: str, own_broker: Broker, prefix: str, tmp_path: Path
+) -> None:
+    adapter = GarbageAdapter()
+    vehicle = provision(db_url, 1, seed=32)[0]
+    agent = AgentProcess(
+        device_id=vehicle.device_id,
+        vin=vehicle.vin,
+        adapter_port=f"socket://127.0.0.1:{adapter.port}",
+        mqtt_port=own_broker.port,
+        prefix=prefix,
+        buffer_path=tmp_path / "queue.db",
+    ).start()
+    try:
+        time.sleep(20)
+        assert agent.process is not None and agent.process.poll() is None, agent.log()
+        assert "no adapter or car" in agent.log()
+        assert 2 <= adapter.connections <= 8, f"{adapter.connections} connection attempts in 20 s: no backoff?"
+        cpu = sum(int(x) for x in Path(f"/proc/{agent.process.pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13])
+        assert cpu / os.sysconf("SC_CLK_TCK") < 5.0  # seconds of CPU in 20 s (most of it start-up): no busy loop
+        assert agent.terminate() == 0
+    finally:
+        adapter.close()
+
+
+def test_agent_and_ingest_over_tls(
+    db_url: str, emulator: Elm327Emulator, ingest_factory: IngestFactory, prefix: str, tmp_path: Path
+) -> None:
+    ca, cert, key = make_test_certificates(tmp_path)
+    broker = Broker(tls=(ca, cert, key))
+    broker.start()
+    try:
+        tls_env = {"INGEST_MQTT_TLS": "true", "INGEST_MQTT_CA_FILE": str(ca)}
+        ingest_factory(mqtt_port=broker.port, log_dir=broker.root, extra_env=tls_env).start()
+        vehicle = provision(db_url, 1, seed=33)[0]
+        agent = AgentProcess(
+            device_id=vehicle.device_id,
+            vin=vehicle.vin,
+            adapter_port=emulator.port,
+            mqtt_port=broker.port,
+            prefix=prefix,
+            buffer_path=tmp_path / "queue.db",
+            extra_env={"AGENT_MQTT_TLS": "true", "AGENT_MQTT_CA_FILE": str(ca)},
+        ).start()
+        wait_until(lambda: _samples(db_url) >= 3, timeout_s=60, what=f"samples over TLS\n{agent.log()}")
+        assert agent.terminate() == 0
+        untrusting = AgentProcess(
+            device_id=vehicle.device_id,
+            vin=vehicle.vin,
+            adapter_port=emulator.port,
+            mqtt_port=broker.port,
+            prefix=prefix,
+            buffer_path=tmp_path / "other.db",
+            extra_env={"AGENT_MQTT_TLS": "true"},
+        ).start()  # system CAs: must not trust ours
+        time.sleep(8)
+        assert untrusting.process is not None and untrusting.process.poll() is None
+        assert "connected to broker" not in untrusting.log()
+        assert _queue_depth(untrusting) > 0  # it keeps the data on disk meanwhile
+        untrusting.terminate()
+    finally:
+        broker.destroy()
