@@ -20,7 +20,7 @@ import orjson
 from edge_agent import __version__
 from edge_agent.buffer import BufferedSample, DiskBuffer, Priority
 from edge_agent.obd_link import AdapterUnavailableError, CarInfo, DtcSnapshot, ObdLink
-from edge_agent.schedule import Schedule
+from edge_agent.schedule import MISFIRE_MONITORS, Schedule
 from edge_agent.settings import AgentSettings
 from edge_agent.uplink import Uplink
 from wire import MessageKind, dump_message
@@ -108,6 +108,7 @@ class Agent:
             supported=self.car.supported,
             sample_interval_s=self.settings.sample_interval_s,
             dtc_interval_s=self.settings.dtc_interval_s,
+            monitor_delay_s=self.settings.monitor_delay_s,
         )
         self._last_status = -STATUS_EVERY_S
         log.info(
@@ -134,6 +135,10 @@ class Agent:
                 log.info("engine start")
         if reads.dtc:
             self._check_dtcs()
+        if reads.monitors:
+            monitors = self.link.read_monitors(MISFIRE_MONITORS)
+            if monitors:
+                self.buffer.append_sample(self.wall(), monitors, priority=Priority.SLOW)
 
     def _check_dtcs(self) -> None:
         snapshot = self.link.read_dtcs()

@@ -143,6 +143,17 @@ class ObdLink:
             permanent=_codes(permanent),
         )
 
+    def read_monitors(self, names: Iterable[str]) -> dict[str, float | None]:
+        """Mode 06 results flattened as `COMMAND.TEST_NAME` (e.g. MONITOR_MISFIRE_CYLINDER_1.MISFIRE_COUNT)."""
+        values: dict[str, float | None] = {}
+        for name in names:
+            monitor = self._value_forced(name)
+            for test in getattr(monitor, "tests", []) or []:
+                key = f"{name}.{test.name}" if getattr(test, "name", None) else None
+                if key and PID_NAME_PATTERN.match(key):
+                    values[key] = reading(test.value)
+        return values
+
     def read_freeze_frame(self) -> dict[str, float | None]:
         """The Mode 02 snapshot the ECU took when the code that set the MIL appeared (PIDs it supports)."""
         supported = {c.name for c in self._connection.supported_commands} if self._connection else set()
@@ -161,6 +172,10 @@ class ObdLink:
         if not obd.commands.has_name(name):
             return None
         return self._query(obd.commands[name], force=name.startswith("ELM_") or name == "VIN")
+
+    def _value_forced(self, name: str) -> Any:
+        """Query a command python-OBD did not find in the support bitmaps (Mode 06 often is not)."""
+        return self._query(obd.commands[name], force=True) if obd.commands.has_name(name) else None
 
     def _query(self, command: obd.OBDCommand, *, force: bool) -> Any:
         if self._connection is None:

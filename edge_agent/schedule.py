@@ -30,6 +30,8 @@ SLOW_SET = (
     "RUN_TIME",
 )
 RUNNING_RPM = 300.0
+ENGINE_STOP_S = 10.0  # below RUNNING_RPM this long before a trip ends (stalls and sensor dips are not trips)
+MISFIRE_MONITORS = tuple(f"MONITOR_MISFIRE_CYLINDER_{n}" for n in range(1, 9))
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class Reads:
     fast: tuple[str, ...] = ()
     slow: tuple[str, ...] = ()
     dtc: bool = False
+    monitors: bool = False  # Mode 06 misfire monitors, once per trip
 
     @property
     def pids(self) -> tuple[str, ...]:
@@ -54,12 +57,15 @@ class Schedule:
     sample_interval_s: float = 1.0
     slow_interval_s: float = 60.0
     dtc_interval_s: float = 300.0
+    monitor_delay_s: float = 300.0
     fast_set: tuple[str, ...] = FAST_SET
     slow_set: tuple[str, ...] = SLOW_SET
+    _monitors_at: float | None = None  # when this trip's Mode 06 read is due; None when done or parked
     _next_fast: float = 0.0
     _next_slow: float = 0.0
     _next_dtc: float = 0.0
     _engine_running: bool | None = field(default=None)
+    _below_since: float | None = None
 
     def configure(self, *, sample_interval_s: float, dtc_interval_s: float, pids: Iterable[str] = ()) -> None:
         """Apply a config message: new intervals at once; a non-empty PID list replaces the fast set."""
@@ -83,22 +89,35 @@ class Schedule:
         if now >= self._next_dtc:
             dtc = True
             self._next_dtc = now + self.dtc_interval_s
-        return Reads(fast=fast, slow=slow, dtc=dtc)
+        monitors = self._monitors_at is not None and now >= self._monitors_at
+        if monitors:
+            self._monitors_at = None
+        return Reads(fast=fast, slow=slow, dtc=dtc, monitors=monitors)
 
     def next_due(self) -> float:
         return min(self._next_fast, self._next_slow, self._next_dtc)
 
     def observe(self, readings: dict[str, float | None], now: float) -> bool:
-        """Track the engine from the data (RPM); return True at an engine start, and bring DTCs forward."""
+        """Track the engine from the data (RPM); return True when a trip starts (the engine starts, or is
+        found running when the agent starts): DTCs are then read at once and Mode 06 later in the trip."""
         rpm = readings.get("RPM")
         if rpm is None:
             return False
-        running = rpm >= RUNNING_RPM
-        started = running and self._engine_running is False
-        self._engine_running = running
-        if started:
-            self._next_dtc = now
-        return started
+        if rpm < RUNNING_RPM:
+            if self._engine_running is None:
+                self._engine_running = False
+            elif self._engine_running:
+                self._below_since = now if self._below_since is None else self._below_since
+                if now - self._below_since >= ENGINE_STOP_S:
+                    self._engine_running = False
+            return False
+        self._below_since = None
+        if self._engine_running:
+            return False
+        self._engine_running = True
+        self._next_dtc = now
+        self._monitors_at = now + self.monitor_delay_s
+        return True
 
     def _supported(self, names: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(n for n in names if n in self.supported)

@@ -28,6 +28,7 @@ class AgentSettings(BaseSettings):
     buffer_max_bytes: int = 128 * 1024 * 1024
     sample_interval_s: float = Field(1.0, gt=0)
     dtc_interval_s: float = Field(300.0, gt=0)
+    monitor_delay_s: float = Field(300.0, ge=0, description="Mode 06 misfire monitors this long into each trip")
     max_samples_per_message: int = Field(100, ge=1, le=1000)
     backlog_messages_per_s: float = Field(30.0, gt=0, description="replay rate limit (x max_samples_per_message)")
     reconnect_max_s: float = 60.0

@@ -235,3 +235,18 @@ def test_agent_and_ingest_over_tls(
         untrusting.terminate()
     finally:
         broker.destroy()
+
+
+def test_misfire_monitors_are_read_once_per_trip(
+    agent: AgentProcess, ingest_factory: IngestFactory, own_broker: Broker, db_url: str
+) -> None:
+    ingest_factory(mqtt_port=own_broker.port, log_dir=own_broker.root).start()
+    agent.extra_env["AGENT_MONITOR_DELAY_S"] = "3"
+    agent.start()
+    key = "MONITOR_MISFIRE_CYLINDER_1.MISFIRE_COUNT"
+    query = f"SELECT count(*) FROM telemetry WHERE pids ? '{key}'"
+    wait_until(lambda: scalar(db_url, query) == 1, timeout_s=60, what=f"Mode 06 results\n{agent.log()}")
+    stored = rows(db_url, f"SELECT pids FROM telemetry WHERE pids ? '{key}'")[0].pids
+    assert stored[key] == 0.0 and "MONITOR_MISFIRE_CYLINDER_1.MISFIRE_AVERAGE" in stored
+    time.sleep(5)
+    assert scalar(db_url, query) == 1  # once per trip

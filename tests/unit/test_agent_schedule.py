@@ -39,3 +39,26 @@ def test_engine_start_is_found_in_the_data_and_brings_dtcs_forward() -> None:
     assert schedule.observe({"RPM": 850.0}, 12.0)
     assert not schedule.observe({"RPM": 900.0}, 13.0)
     assert schedule.due(13.0).dtc
+
+
+def test_misfire_monitors_once_per_trip_after_the_delay() -> None:
+    schedule = Schedule(supported=SUPPORTED, monitor_delay_s=300)
+    schedule.due(0.0)
+    assert schedule.observe({"RPM": 800.0}, 1.0)  # found running at start: a trip
+    assert not schedule.due(200.0).monitors
+    assert schedule.due(301.0).monitors
+    assert not schedule.due(900.0).monitors  # once per trip
+    schedule.observe({"RPM": 0.0}, 1000.0)
+    schedule.observe({"RPM": 0.0}, 1011.0)  # parked
+    assert schedule.observe({"RPM": 900.0}, 2000.0)  # next trip
+    assert schedule.due(2300.0).monitors
+
+
+def test_a_short_dip_below_running_rpm_is_not_a_new_trip() -> None:
+    schedule = Schedule(supported=SUPPORTED)
+    assert schedule.observe({"RPM": 800.0}, 0.0)
+    assert not schedule.observe({"RPM": 250.0}, 5.0)
+    assert not schedule.observe({"RPM": 820.0}, 8.0)  # 3 s below: same trip
+    assert not schedule.observe({"RPM": 0.0}, 20.0)
+    assert not schedule.observe({"RPM": 0.0}, 31.0)  # 11 s stopped: the trip ended
+    assert schedule.observe({"RPM": 780.0}, 40.0)
