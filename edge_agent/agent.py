@@ -20,7 +20,7 @@ import orjson
 from edge_agent import __version__
 from edge_agent.buffer import BufferedSample, DiskBuffer, Priority
 from edge_agent.obd_link import AdapterUnavailableError, CarInfo, DtcSnapshot, ObdLink
-from edge_agent.schedule import MISFIRE_MONITORS, Schedule
+from edge_agent.schedule import MISFIRE_MONITORS, ParkedWatch, Schedule
 from edge_agent.settings import AgentSettings
 from edge_agent.uplink import Uplink
 from wire import MessageKind, dump_message
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 IN_FLIGHT_EXPIRY_S = 120.0
 STATUS_EVERY_S = 60.0
 MAX_IN_FLIGHT_MESSAGES = 50
+QUIET_CYCLES = 5
+CRANK_SAMPLE_S = 0.05  # 20 Hz during a crank: real adapters answer ATRV in 20-50 ms
 
 
 @dataclass
@@ -56,6 +58,9 @@ class Agent:
     _backlog_tokens: float = 0.0
     _last_pump: float = 0.0
     _last_status: float = -STATUS_EVERY_S
+    parked: ParkedWatch | None = None
+    _next_parked_poll: float = 0.0
+    _silent_cycles: int = 0
     _live_after: int | None = None  # samples with a higher id are live; older ones are backlog
     _backlog_cursor: int = 0  # the backlog has been handed over up to this sample id
     _backlog_end: int = 0  # the backlog ends here; later samples were sent live
@@ -78,13 +83,15 @@ class Agent:
         now = self.monotonic()
         if self.car is None and now >= self._retry_at:
             self._connect(now)
-        if self.car is not None and self.schedule is not None:
-            try:
+        try:
+            if self.car is not None and self.car.car_on and self.schedule is not None:
                 self._read(now, self.schedule)
-            except AdapterUnavailableError as exc:
-                log.warning("adapter lost; reconnecting", extra={"error": str(exc)})
-                self.car = None
-                self._back_off(now)
+            elif self.car is not None:
+                self._watch_parked(now)
+        except AdapterUnavailableError as exc:
+            log.warning("adapter lost; reconnecting", extra={"error": str(exc)})
+            self.car = None
+            self._back_off(now)
         self._pump(now)
 
     def _drain(self, timeout_s: float = 3.0) -> None:
@@ -104,6 +111,16 @@ class Agent:
             self._back_off(now)
             return
         self._retry_delay = 1.0
+        self._last_status = -STATUS_EVERY_S
+        if not self.car.car_on:
+            self.schedule = None
+            self.parked = self.parked or ParkedWatch(
+                resting_interval_s=self.settings.parked_voltage_interval_s, probe_interval_s=self.settings.car_probe_s
+            )
+            log.info("car off: watching the battery", extra={"adapter": self.car.adapter})
+            return
+        self.parked = None
+        self._silent_cycles = 0
         self.schedule = Schedule(
             supported=self.car.supported,
             sample_interval_s=self.settings.sample_interval_s,
@@ -130,6 +147,8 @@ class Agent:
         if reads.pids:
             ts = self.wall()
             values = self.link.read(reads.pids)
+            if self._car_went_quiet(values, now):
+                return
             self.buffer.append_sample(ts, values, priority=Priority.FAST if reads.fast else Priority.SLOW)
             if schedule.observe(values, now):
                 log.info("engine start")
@@ -139,6 +158,39 @@ class Agent:
             monitors = self.link.read_monitors(MISFIRE_MONITORS)
             if monitors:
                 self.buffer.append_sample(self.wall(), monitors, priority=Priority.SLOW)
+
+    def _car_went_quiet(self, values: dict[str, float | None], now: float) -> bool:
+        """Five cycles with no ECU answer at all: the ignition is off; look again (and watch the battery)."""
+        answered = any(v is not None for k, v in values.items() if k != "ELM_VOLTAGE")
+        self._silent_cycles = 0 if answered else self._silent_cycles + 1
+        if self._silent_cycles < QUIET_CYCLES:
+            return False
+        log.info("the car stopped answering")
+        self.car, self._retry_at = None, now
+        return True
+
+    def _watch_parked(self, now: float) -> None:
+        if self.parked is None or now < self._next_parked_poll:
+            return
+        self._next_parked_poll = now + self.settings.parked_poll_s
+        voltage = self.link.read_voltage()
+        actions = self.parked.observe(voltage, now)
+        if actions.record_resting:
+            self.buffer.append_sample(self.wall(), {"ELM_VOLTAGE": voltage}, priority=Priority.SLOW)
+        if actions.crank:
+            self._capture_crank(voltage)
+        if actions.crank or actions.probe_car:
+            self.car, self._retry_at = None, now  # reconnect at once: the car may be awake
+
+    def _capture_crank(self, first: float | None) -> None:
+        """Sample the battery as fast as the adapter answers for a few seconds: the cranking dip."""
+        log.info("engine cranking: capturing the battery dip", extra={"volts": first})
+        self.buffer.append_sample(self.wall(), {"ELM_VOLTAGE": first}, priority=Priority.SLOW)
+        until = self.monotonic() + self.settings.crank_capture_s
+        while self.monotonic() < until:
+            next_read = self.monotonic() + CRANK_SAMPLE_S
+            self.buffer.append_sample(self.wall(), {"ELM_VOLTAGE": self.link.read_voltage()}, priority=Priority.SLOW)
+            time.sleep(max(0.0, next_read - self.monotonic()))
 
     def _check_dtcs(self) -> None:
         snapshot = self.link.read_dtcs()

@@ -53,6 +53,7 @@ class CarInfo:
     adapter: str
     protocol: str
     supported: frozenset[str]
+    car_on: bool = True  # False: the adapter answers but no ECU does (ignition off); only ELM_VOLTAGE works
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,11 @@ def decode_vin(raw: Any) -> str | None:
         return None
     vin = "".join(ch for ch in raw.strip().upper() if ch.isalnum())
     return vin if len(vin) == 17 and set(vin) <= VIN_CHARS else None
+
+
+def name_is_adapter_command(command: Any) -> bool:
+    """Adapter commands (AT...) are answered by the dongle itself, car on or off."""
+    return bytes(getattr(command, "command", b"")).startswith(b"AT")
 
 
 def _codes(pairs: Any) -> tuple[str, ...]:
@@ -97,7 +103,10 @@ class ObdLink:
         self._connection: obd.OBD | None = None
 
     def connect(self) -> CarInfo:
-        """Open the adapter and find the car; raise AdapterUnavailableError if either is missing."""
+        """Open the adapter and look for the car; raise AdapterUnavailableError if the adapter is missing.
+
+        With the ignition off the adapter still answers (and measures the battery): that returns a
+        CarInfo with `car_on=False` and an open connection for `read_voltage`."""
         self.close()
         try:
             connection = obd.OBD(
@@ -105,11 +114,14 @@ class ObdLink:
             )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise AdapterUnavailableError(f"cannot open {self._port}: {exc}") from exc
-        if connection.status() != OBDStatus.CAR_CONNECTED:
-            status = connection.status()
+        status = connection.status()
+        if status == OBDStatus.NOT_CONNECTED:
             connection.close()
-            raise AdapterUnavailableError(f"adapter on {self._port} is {status}")
+            raise AdapterUnavailableError(f"adapter on {self._port} does not answer")
         self._connection = connection
+        if status != OBDStatus.CAR_CONNECTED:
+            adapter = str(self._value("ELM_VERSION") or "ELM327")
+            return CarInfo(vin=None, adapter=adapter, protocol="", supported=frozenset(), car_on=False)
         supported = frozenset(c.name for c in connection.supported_commands)
         return CarInfo(
             vin=decode_vin(self._value("VIN")),
@@ -188,4 +200,7 @@ class ObdLink:
         if self._connection.status() == OBDStatus.NOT_CONNECTED:
             self.close()
             raise AdapterUnavailableError("adapter disconnected")
+        if not response.messages and name_is_adapter_command(command):
+            self.close()  # the adapter itself stopped answering (python-OBD reports that as a null response)
+            raise AdapterUnavailableError("adapter stopped answering")
         return None if response.is_null() else response.value

@@ -121,3 +121,50 @@ class Schedule:
 
     def _supported(self, names: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(n for n in names if n in self.supported)
+
+
+CRANK_DROP_V = 0.8  # a sudden drop this large between two polls means the starter is turning
+CRANK_BELOW_V = 11.8  # ...landing below any resting voltage (an engine stopping drops from ~14 V to ~12.8 V)
+CHARGING_V = 13.3  # above this the alternator is charging: the engine runs
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedActions:
+    record_resting: bool = False  # store this voltage as a resting-voltage sample
+    crank: bool = False  # the starter is turning: capture the dip as fast as possible, then look for the car
+    probe_car: bool = False  # try to reach the car's ECU (ignition may be on)
+
+
+@dataclass
+class ParkedWatch:
+    """While the car is off the adapter still answers ATRV: keep a resting-voltage sample every
+    `resting_interval_s`, and watch the voltage for an engine start: a sudden drop between two polls
+    (the starter motor draws hundreds of amps; a battery settling after a drive declines slowly), or
+    a charging voltage."""
+
+    resting_interval_s: float = 1800.0
+    probe_interval_s: float = 30.0
+    _last_v: float | None = None
+    _next_resting: float = 0.0
+    _next_probe: float | None = None
+
+    def observe(self, voltage: float | None, now: float) -> ParkedActions:
+        if self._next_probe is None:
+            self._next_probe = now + self.probe_interval_s
+        last, self._last_v = self._last_v, voltage
+        if voltage is None:
+            return ParkedActions(probe_car=self._probe_due(now))
+        if last is not None and voltage < last - CRANK_DROP_V and voltage < CRANK_BELOW_V:
+            return ParkedActions(crank=True)
+        if voltage >= CHARGING_V:
+            return ParkedActions(probe_car=True)
+        record = now >= self._next_resting
+        if record:
+            self._next_resting = now + self.resting_interval_s
+        return ParkedActions(record_resting=record, probe_car=self._probe_due(now))
+
+    def _probe_due(self, now: float) -> bool:
+        if self._next_probe is not None and now >= self._next_probe:
+            self._next_probe = now + self.probe_interval_s
+            return True
+        return False

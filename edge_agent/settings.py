@@ -28,6 +28,10 @@ class AgentSettings(BaseSettings):
     buffer_max_bytes: int = 128 * 1024 * 1024
     sample_interval_s: float = Field(1.0, gt=0)
     dtc_interval_s: float = Field(300.0, gt=0)
+    parked_voltage_interval_s: float = Field(1800.0, gt=0, description="resting-voltage sample while parked")
+    parked_poll_s: float = Field(0.5, gt=0, description="battery polls while parked, to catch a crank")
+    car_probe_s: float = Field(30.0, gt=0, description="while parked, look for the car's ECU this often")
+    crank_capture_s: float = Field(3.0, ge=0, description="fast battery sampling at an engine start")
     monitor_delay_s: float = Field(300.0, ge=0, description="Mode 06 misfire monitors this long into each trip")
     max_samples_per_message: int = Field(100, ge=1, le=1000)
     backlog_messages_per_s: float = Field(30.0, gt=0, description="replay rate limit (x max_samples_per_message)")

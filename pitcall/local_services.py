@@ -308,8 +308,17 @@ class Elm327Emulator:
 
     def set_dtcs(self, *, stored: list[str] = [], pending: list[str] = [], permanent: list[str] = []) -> None:  # noqa: B006
         """Make the car report these trouble codes from now on (MIL on while any is stored)."""
+        self._send({"dtc": {"stored": stored, "pending": pending, "permanent": permanent}})
+
+    def ignition(self, *, on: bool) -> None:
+        """Ignition off: the adapter still answers (and measures the battery), the ECU does not."""
+        self._send({"scenario": "car" if on else "engineoff"})
+
+    def set_voltage(self, volts: float) -> None:
+        self._send({"voltage": volts})
+
+    def _send(self, command: dict[str, object]) -> None:
         assert self.process is not None and self.process.stdin is not None and self.process.stdout is not None
-        command = {"dtc": {"stored": stored, "pending": pending, "permanent": permanent}}
         self.process.stdin.write(orjson.dumps(command).decode() + "\n")
         self.process.stdin.flush()
         assert self.process.stdout.readline().strip() == "ok"

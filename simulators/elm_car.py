@@ -4,6 +4,8 @@ Wraps ELM327-emulator's `car` scenario (a real ELM327 command interpreter): prin
 its first line of stdout, then reads JSON commands, one per line, on stdin:
 
     {"dtc": {"stored": ["P0301"], "pending": ["P0171"], "permanent": []}}
+    {"scenario": "engineoff"}      ignition off: the adapter answers, the ECU does not ("car": back on)
+    {"voltage": 12.6}              the battery voltage the adapter reports (ATRV)
 
 Run: `python -m simulators.elm_car`. Used by the edge agent's tests; the fleet simulator will drive
 it from a simulated vehicle.
@@ -39,8 +41,29 @@ def dtc_answer(codes: list[str]) -> list[str]:
     return [f"{len(codes):02X}", *(j2012(c) for c in codes)] if codes else []
 
 
-def apply(command: dict[str, object]) -> None:
+def set_voltage(volts: float) -> None:
+    """Make ATRV answer `volts` in every scenario."""
+    answer = f"<writeln>{volts:.1f}V</writeln>"
+    obd_message.ObdMessage["AT"]["AT_R_VOLT"] = {"Request": "^ATRV$", "Descr": "AT read volt", "Response": answer}
+    obd_message.ObdMessage["car"]["ELM_VOLTAGE"] = {
+        "Request": "^ATRV[0123456]?$",
+        "Descr": "Voltage",
+        "Header": "7E0",
+        "Response": answer,
+    }
+
+
+def apply(emulator: Elm, command: dict[str, object]) -> None:
     """Apply one control command to the running emulator."""
+    volts = command.get("voltage")
+    if isinstance(volts, (int, float)):
+        set_voltage(float(volts))
+        with contextlib.redirect_stdout(io.StringIO()):
+            emulator.set_sorted_obd_msg()
+    scenario = command.get("scenario")
+    if isinstance(scenario, str):
+        with contextlib.redirect_stdout(io.StringIO()):
+            set_scenario(emulator, scenario)
     dtc = command.get("dtc")
     if isinstance(dtc, dict):
         obd_message.DTC_STORED = dtc_answer(list(dtc.get("stored", [])))
@@ -52,12 +75,12 @@ def main() -> None:
     with contextlib.redirect_stdout(io.StringIO()):  # the emulator chatters on stdout
         emulator = Elm(batch_mode=True)
         pty = emulator.get_pty()
-        set_scenario(emulator, "car")
+        set_scenario(emulator, sys.argv[1] if len(sys.argv) > 1 else "car")
     threading.Thread(target=emulator.run, daemon=True).start()
     print(pty, flush=True)
     for line in sys.stdin:
         if line.strip():
-            apply(orjson.loads(line))
+            apply(emulator, orjson.loads(line))
             print("ok", flush=True)
     emulator.terminate()
 

@@ -250,3 +250,28 @@ def test_misfire_monitors_are_read_once_per_trip(
     assert stored[key] == 0.0 and "MONITOR_MISFIRE_CYLINDER_1.MISFIRE_AVERAGE" in stored
     time.sleep(5)
     assert scalar(db_url, query) == 1  # once per trip
+
+
+def test_parked_car_resting_voltage_then_a_start_with_its_cranking_dip(
+    agent: AgentProcess, emulator: Elm327Emulator, ingest_factory: IngestFactory, own_broker: Broker, db_url: str
+) -> None:
+    ingest_factory(mqtt_port=own_broker.port, log_dir=own_broker.root).start()
+    emulator.ignition(on=False)
+    emulator.set_voltage(12.6)
+    agent.extra_env.update({"AGENT_PARKED_VOLTAGE_INTERVAL_S": "3", "AGENT_CAR_PROBE_S": "600"})
+    agent.start()
+    resting = "SELECT count(*) FROM telemetry WHERE NOT pids ? 'RPM' AND (pids->>'ELM_VOLTAGE')::float8 = 12.6"
+    wait_until(lambda: scalar(db_url, resting) >= 2, timeout_s=60, what=f"resting-voltage samples\n{agent.log()}")
+    assert scalar(db_url, "SELECT count(*) FROM telemetry WHERE pids ? 'RPM'") == 0  # parked: nothing else
+    emulator.set_voltage(9.7)  # the starter turns
+    time.sleep(1.5)
+    emulator.set_voltage(14.2)
+    emulator.ignition(on=True)
+    wait_until(
+        lambda: scalar(db_url, "SELECT count(*) FROM telemetry WHERE pids ? 'RPM'") >= 3,
+        timeout_s=60,
+        what=f"driving samples after the start\n{agent.log()}",
+    )
+    dip = scalar(db_url, "SELECT min((pids->>'ELM_VOLTAGE')::float8) FROM telemetry")
+    assert dip == 9.7
+    assert "engine cranking" in agent.log()

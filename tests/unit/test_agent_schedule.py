@@ -62,3 +62,17 @@ def test_a_short_dip_below_running_rpm_is_not_a_new_trip() -> None:
     assert not schedule.observe({"RPM": 0.0}, 20.0)
     assert not schedule.observe({"RPM": 0.0}, 31.0)  # 11 s stopped: the trip ended
     assert schedule.observe({"RPM": 780.0}, 40.0)
+
+
+def test_parked_watch_records_resting_voltage_and_sees_a_crank() -> None:
+    from edge_agent.schedule import ParkedWatch
+
+    watch = ParkedWatch(resting_interval_s=1800, probe_interval_s=30)
+    assert watch.observe(12.6, 0.0).record_resting
+    assert not watch.observe(12.6, 1.0).record_resting
+    assert watch.observe(12.5, 31.0).probe_car and not watch.observe(12.5, 32.0).probe_car
+    assert watch.observe(12.55, 1800.0).record_resting
+    assert watch.observe(10.2, 1801.0).crank  # the starter pulls the battery down
+    assert watch.observe(14.1, 1805.0).probe_car  # charging: the engine runs
+    for step, volts in enumerate((13.1, 12.9, 12.7, 12.5, 12.3, 12.1)):  # settling after a drive: slow
+        assert not watch.observe(volts, 1810.0 + step).crank
