@@ -7,6 +7,8 @@ import itertools
 import os
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,9 +16,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from pitcall.cli import app
 from pitcall.local_services import AgentProcess, Broker, Elm327Emulator, make_test_certificates, wait_until
+from simulators.fleet import make_fleet
+from simulators.publish import Publisher
+from store import fleet as registry
+from store.db import make_engine
 from tests.helpers import IngestFactory, provision, rows, scalar
+from wire import DEFAULT_PREFIX, ConfigMessage, MessageKind, Topic, dump_message
 
 pytestmark = pytest.mark.slow
 
@@ -275,3 +284,95 @@ def test_parked_car_resting_voltage_then_a_start_with_its_cranking_dip(
     dip = scalar(db_url, "SELECT min((pids->>'ELM_VOLTAGE')::float8) FROM telemetry")
     assert dip == 9.7
     assert "engine cranking" in agent.log()
+
+
+def test_a_retained_config_changes_the_sample_interval_without_restart(
+    agent: AgentProcess, ingest_factory: IngestFactory, own_broker: Broker, db_url: str, prefix: str
+) -> None:
+    ingest_factory(mqtt_port=own_broker.port, log_dir=own_broker.root).start()
+    agent.start()
+    wait_until(lambda: _samples(db_url) >= 3, timeout_s=60, what="samples at 1 Hz")
+    config = ConfigMessage(v=1, sample_interval_s=4.0, dtc_interval_s=300)
+    publisher = Publisher(host="127.0.0.1", port=own_broker.port, client_id="config-publisher")
+    publisher.publish_raw(str(Topic(agent.device_id, MessageKind.CONFIG, prefix)), dump_message(config), retain=True)
+    publisher.close()
+    wait_until(lambda: "config applied" in agent.log(), timeout_s=30, what="the config applied")
+    time.sleep(1)
+    before = _samples(db_url)
+    time.sleep(12)
+    assert 2 <= _samples(db_url) - before <= 4  # one sample every 4 s, not every second
+    assert agent.process is not None and agent.process.poll() is None
+
+
+def test_check_reports_what_works(emulator: Elm327Emulator, own_broker: Broker, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "AGENT_DEVICE_ID": "dongle-check",
+        "AGENT_ADAPTER_PORT": emulator.port,
+        "AGENT_ADAPTER_BAUDRATE": "38400",
+        "AGENT_MQTT_PORT": str(own_broker.port),
+        "AGENT_BUFFER_PATH": str(tmp_path / "q.db"),
+    }
+    ok = subprocess.run(
+        [sys.executable, "-m", "edge_agent", "--check"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "adapter ok: ELM327 v1.5" in ok.stderr and "broker ok" in ok.stderr
+    env["AGENT_ADAPTER_PORT"] = str(tmp_path / "unplugged")
+    env["AGENT_MQTT_PORT"] = "9"
+    failing = subprocess.run(
+        [sys.executable, "-m", "edge_agent", "--check"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert failing.returncode == 1
+    assert "adapter FAILED" in failing.stderr and "broker FAILED" in failing.stderr
+
+
+def test_agent_logs_in_as_its_device_on_a_broker_with_the_generated_acl(
+    db_url: str,
+    emulator: Elm327Emulator,
+    ingest_factory: IngestFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vehicle = make_fleet(1, seed=34, prefix="t34")[0]
+    with make_engine(db_url).begin() as conn:
+        store_id = registry.ensure_store(conn, group_name="G", store_code="S34", store_name="S34")
+        registry.add_vehicle(conn, store_id=store_id, vin=vehicle.vin, make="VW", model="Lavida", year=2022)
+        secret = registry.provision_device(conn, device_id=vehicle.device_id, vin=vehicle.vin).secret
+    monkeypatch.setenv("PITCALL_DATABASE_URL", db_url)
+    monkeypatch.setenv("INGEST_MQTT_PASSWORD", "ingest-secret")
+    assert CliRunner().invoke(app, ["broker", "acl", "--out-dir", str(tmp_path / "auth")]).exit_code == 0
+    broker = Broker(password_file=tmp_path / "auth" / "passwd", acl_file=tmp_path / "auth" / "acl")
+    broker.start()
+    try:
+        ingest_factory(
+            mqtt_port=broker.port,
+            log_dir=broker.root,
+            prefix=DEFAULT_PREFIX,
+            extra_env={"INGEST_MQTT_USERNAME": "pitcall-ingest", "INGEST_MQTT_PASSWORD": "ingest-secret"},
+        ).start()
+        agent = AgentProcess(
+            device_id=vehicle.device_id,
+            vin=vehicle.vin,
+            adapter_port=emulator.port,
+            mqtt_port=broker.port,
+            prefix=DEFAULT_PREFIX,
+            buffer_path=tmp_path / "queue.db",
+            extra_env={"AGENT_DEVICE_SECRET": secret},
+        ).start()
+        wait_until(lambda: _samples(db_url) >= 3, timeout_s=60, what=f"samples through the ACL\n{agent.log()}")
+        assert agent.terminate() == 0
+        impostor = AgentProcess(
+            device_id=vehicle.device_id,
+            vin=vehicle.vin,
+            adapter_port=emulator.port,
+            mqtt_port=broker.port,
+            prefix=DEFAULT_PREFIX,
+            buffer_path=tmp_path / "impostor.db",
+            extra_env={"AGENT_DEVICE_SECRET": "not-the-secret"},
+        ).start()
+        time.sleep(6)
+        assert "connected to broker" not in impostor.log()
+        impostor.terminate()
+    finally:
+        broker.destroy()
