@@ -20,10 +20,11 @@ import orjson
 from edge_agent import __version__
 from edge_agent.buffer import BufferedSample, DiskBuffer, Priority
 from edge_agent.obd_link import AdapterUnavailableError, CarInfo, DtcSnapshot, ObdLink
-from edge_agent.schedule import MISFIRE_MONITORS, ParkedWatch, Schedule
+from edge_agent.schedule import ParkedWatch, Schedule
 from edge_agent.settings import AgentSettings
 from edge_agent.uplink import Uplink
 from wire import MessageKind, dump_message
+from wire.pids import MISFIRE_MONITORS
 from wire.v1 import DtcMessage, Sample, StatusMessage, TelemetryMessage
 
 log = logging.getLogger(__name__)

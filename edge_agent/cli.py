@@ -20,10 +20,10 @@ from pydantic import ValidationError
 from edge_agent.agent import Agent
 from edge_agent.buffer import DiskBuffer, QueueFileError
 from edge_agent.obd_link import AdapterUnavailableError, ObdLink
-from edge_agent.schedule import FAST_SET
 from edge_agent.settings import AgentSettings, load_settings
 from edge_agent.uplink import Uplink, UplinkOptions
 from pitcall import logs
+from wire.pids import FAST_SET
 from wire.v1 import StatusMessage
 
 

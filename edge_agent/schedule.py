@@ -5,33 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-FAST_SET = (
-    "RPM",
-    "SPEED",
-    "ENGINE_LOAD",
-    "COOLANT_TEMP",
-    "SHORT_FUEL_TRIM_1",
-    "LONG_FUEL_TRIM_1",
-    "MAF",
-    "INTAKE_TEMP",
-    "THROTTLE_POS",
-    "CONTROL_MODULE_VOLTAGE",
-    "O2_B1S1",
-    "O2_B1S2",
-)
-SLOW_SET = (
-    "FUEL_LEVEL",
-    "AMBIANT_AIR_TEMP",
-    "CATALYST_TEMP_B1S1",
-    "DISTANCE_SINCE_DTC_CLEAR",
-    "BAROMETRIC_PRESSURE",
-    "DISTANCE_W_MIL",
-    "WARMUPS_SINCE_DTC_CLEAR",
-    "RUN_TIME",
-)
+from wire.pids import FAST_SET, SLOW_SET
+
 RUNNING_RPM = 300.0
 ENGINE_STOP_S = 10.0  # below RUNNING_RPM this long before a trip ends (stalls and sensor dips are not trips)
-MISFIRE_MONITORS = tuple(f"MONITOR_MISFIRE_CYLINDER_{n}" for n in range(1, 9))
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,20 +22,6 @@ MODELS = (
     ("BYD", "Qin PLUS DM-i", "1.5L"),
     ("Honda", "Civic", "1.5T L15"),
 )
-FAST_PIDS = (
-    "RPM",
-    "SPEED",
-    "ENGINE_LOAD",
-    "COOLANT_TEMP",
-    "SHORT_FUEL_TRIM_1",
-    "LONG_FUEL_TRIM_1",
-    "MAF",
-    "INTAKE_TEMP",
-    "THROTTLE_POS",
-    "CONTROL_MODULE_VOLTAGE",
-    "O2_B1S1",
-    "O2_B1S2",
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from pitcall.local_devices import Elm327Emulator
 from pitcall.local_services import Broker, IngestProcess, PostgresCluster
 from store import migrate
 from store.db import sqlalchemy_url
@@ -85,3 +86,12 @@ def ingest_factory(db_url: str, broker: Broker, prefix: str) -> Iterator[IngestF
     for process in started:
         if process.process and process.process.poll() is None:
             process.kill()
+
+
+@pytest.fixture
+def emulator() -> Iterator[Elm327Emulator]:
+    """ELM327-emulator serving a car on a pty (its codes, ignition and battery under the test's control)."""
+    instance = Elm327Emulator()
+    instance.start()
+    yield instance
+    instance.destroy()

@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from edge_agent.buffer import DiskBuffer
-from pitcall.local_services import AgentProcess, Broker, Elm327Emulator, wait_until
+from pitcall.local_devices import AgentProcess, Elm327Emulator
+from pitcall.local_services import Broker, wait_until
 from simulators.fleet import make_fleet, readings
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

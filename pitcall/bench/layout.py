@@ -16,10 +16,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import orjson
 
-PIDS = (
-    "RPM", "SPEED", "ENGINE_LOAD", "COOLANT_TEMP", "SHORT_FUEL_TRIM_1", "LONG_FUEL_TRIM_1",
-    "MAF", "INTAKE_TEMP", "THROTTLE_POS", "CONTROL_MODULE_VOLTAGE", "O2_B1S1", "O2_B1S2",
-)  # fmt: skip
+from wire.pids import FAST_SET
+
+PIDS = FAST_SET
 
 LAYOUTS = {
     "hybrid": """

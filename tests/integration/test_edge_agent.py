@@ -19,7 +19,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pitcall.cli import app
-from pitcall.local_services import AgentProcess, Broker, Elm327Emulator, make_test_certificates, wait_until
+from pitcall.local_devices import AgentProcess, Elm327Emulator
+from pitcall.local_services import Broker, make_test_certificates, wait_until
 from simulators.fleet import make_fleet
 from simulators.publish import Publisher
 from store import fleet as registry
@@ -28,14 +29,6 @@ from tests.helpers import IngestFactory, provision, rows, scalar
 from wire import DEFAULT_PREFIX, ConfigMessage, MessageKind, Topic, dump_message
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def emulator() -> Iterator[Elm327Emulator]:
-    instance = Elm327Emulator()
-    instance.start()
-    yield instance
-    instance.destroy()
 
 
 @pytest.fixture

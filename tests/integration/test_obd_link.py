@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from edge_agent.obd_link import AdapterUnavailableError, ObdLink, decode_vin, reading
-from pitcall.local_services import Elm327Emulator
-
-FAST_SET = (
-    "RPM",
-    "SPEED",
-    "ENGINE_LOAD",
-    "COOLANT_TEMP",
-    "SHORT_FUEL_TRIM_1",
-    "LONG_FUEL_TRIM_1",
-    "MAF",
-    "INTAKE_TEMP",
-    "THROTTLE_POS",
-    "CONTROL_MODULE_VOLTAGE",
-    "O2_B1S1",
-    "O2_B1S2",
-)
-
-
-@pytest.fixture
-def emulator() -> Iterator[Elm327Emulator]:
-    instance = Elm327Emulator()
-    instance.start()
-    yield instance
-    instance.destroy()
+from pitcall.local_devices import Elm327Emulator
+from wire.pids import FAST_SET
 
 
 def test_connects_and_reads_the_car(emulator: Elm327Emulator) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from edge_agent.schedule import FAST_SET, Schedule
+from edge_agent.schedule import Schedule
+from wire.pids import FAST_SET
 
 SUPPORTED = frozenset({*FAST_SET, "FUEL_LEVEL", "BAROMETRIC_PRESSURE"}) - {"O2_B1S2"}
 
