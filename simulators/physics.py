@@ -1,0 +1,112 @@
+"""Physical models of the parts pitcall watches, as pure functions of state, load and temperature.
+
+Rough but physically shaped, so that the signals move the way a mechanic expects and confounders
+(cold, short trips, altitude) act through the same physics as faults do. `fault` arguments are a
+severity in [0, 1]: 0 healthy, 1 failed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# --- 12 V battery -------------------------------------------------------------------------------
+
+CRANK_CUTOUT_V = 8.5  # below this during cranking the ECU resets or the starter stalls: no start
+
+
+@dataclass(frozen=True, slots=True)
+class Battery:
+    capacity_ah: float = 60.0
+    r25_ohm: float = 0.008  # internal resistance of a good battery at 25 °C
+
+    def open_circuit_v(self, soc: float, temp_c: float) -> float:
+        """Resting voltage for a state of charge (12.7 V full, ~12.0 V flat), slightly lower when cold."""
+        return 11.95 + 0.8 * min(max(soc, 0.0), 1.0) + 0.0025 * (temp_c - 25.0)
+
+    def resistance_ohm(self, temp_c: float, fault: float) -> float:
+        """Internal resistance: rises in the cold (electrolyte) and with sulphation/age (the fault)."""
+        cold = 1.0 + 0.012 * max(0.0, 25.0 - temp_c)
+        return self.r25_ohm * cold * (1.0 + 1.5 * fault)
+
+    def usable_capacity_ah(self, fault: float) -> float:
+        return self.capacity_ah * (1.0 - 0.6 * fault)
+
+
+def cranking_current_a(oil_temp_c: float, displacement_l: float) -> float:
+    """Starter current: more for big engines and cold, thick oil."""
+    return (100.0 + 50.0 * displacement_l) * (1.0 + 0.008 * max(0.0, 25.0 - oil_temp_c))
+
+
+def cranking_dip_v(battery: Battery, *, soc: float, temp_c: float, displacement_l: float, fault: float) -> float:
+    """The lowest battery voltage while the starter turns."""
+    ocv = battery.open_circuit_v(soc, temp_c)
+    sag = cranking_current_a(temp_c, displacement_l) * battery.resistance_ohm(temp_c, fault)
+    return max(5.0, ocv - sag)
+
+
+def parked_soc(soc: float, *, hours: float, drain_a: float, battery: Battery, fault: float) -> float:
+    """State of charge after parking: parasitic drain plus self-discharge (faster in a worn battery)."""
+    capacity = battery.usable_capacity_ah(fault)
+    self_discharge_a = capacity * (0.0001 + 0.0004 * fault)
+    return max(0.0, soc - (drain_a + self_discharge_a) * hours / capacity)
+
+
+def surface_charge_v(hours_since_charge: float) -> float:
+    """Extra resting voltage right after driving, fading over a few hours."""
+    return 0.25 * math.exp(-hours_since_charge / 2.0)
+
+
+# --- charging system ----------------------------------------------------------------------------
+
+
+def charging_v(*, temp_c: float, electrical_load: float, rpm: float, fault: float) -> float:
+    """Running system voltage: the regulator's set point (higher in the cold), sagging when the
+    alternator cannot supply the load (worn alternator, or low RPM with a heavy load)."""
+    set_point = 14.35 - 0.012 * (temp_c - 25.0)
+    supply = (1.0 - 0.85 * fault) * min(1.0, 0.45 + rpm / 2500.0)
+    shortfall = max(0.0, electrical_load - supply)
+    return max(11.5, set_point - 3.0 * shortfall)
+
+
+# --- engine cooling -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CoolingSystem:
+    heat_capacity_kj_k: float = 28.0  # coolant + engine block
+    thermostat_opens_c: float = 86.0
+    thermostat_full_c: float = 96.0
+
+    def step(
+        self,
+        *,
+        coolant_c: float,
+        air_c: float,
+        maf_g_s: float,
+        speed_kmh: float,
+        seconds: float,
+        stuck_open: float = 0.0,
+        cooling_loss: float = 0.0,
+    ) -> float:
+        """Advance the coolant temperature by `seconds` of running.
+
+        Heat in: about 30 % of the fuel energy. Heat out: the block to the air, and the radiator once
+        the thermostat opens (a thermostat stuck open lets the radiator cool a cold engine); airflow from
+        speed and the fan (a failing fan or coolant loss, `cooling_loss`, weakens the radiator).
+        """
+        heat_kw = maf_g_s / 14.7 * 43.0 * 0.30
+        opening = min(
+            1.0, max(0.0, (coolant_c - self.thermostat_opens_c) / (self.thermostat_full_c - self.thermostat_opens_c))
+        )
+        opening = max(opening, 0.9 * stuck_open)
+        fan = 0.0 if coolant_c < 95.0 else 1.0
+        airflow = 0.35 + speed_kmh / 60.0 + fan * (1.0 - cooling_loss)
+        radiator_kw_k = 0.9 * opening * airflow * (1.0 - 0.85 * cooling_loss)
+        block_kw_k = 0.025 * (1.0 + speed_kmh / 80.0)
+        loss_kw = (radiator_kw_k + block_kw_k) * (coolant_c - air_c)
+        return coolant_c + (heat_kw - loss_kw) * seconds / self.heat_capacity_kj_k
+
+    def cool_down(self, *, coolant_c: float, air_c: float, hours: float) -> float:
+        """Engine off: the block cools towards the air (time constant ~2 h)."""
+        return air_c + (coolant_c - air_c) * math.exp(-hours / 2.0)
