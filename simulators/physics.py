@@ -110,3 +110,68 @@ class CoolingSystem:
     def cool_down(self, *, coolant_c: float, air_c: float, hours: float) -> float:
         """Engine off: the block cools towards the air (time constant ~2 h)."""
         return air_c + (coolant_c - air_c) * math.exp(-hours / 2.0)
+
+
+# --- fuel mixture -------------------------------------------------------------------------------
+
+
+def required_trim_pct(
+    *,
+    maf_g_s: float,
+    load_pct: float,
+    vacuum_leak: float = 0.0,
+    weak_pump: float = 0.0,
+    base_offset_pct: float = 0.0,
+    ethanol_pct: float = 0.0,
+) -> float:
+    """The fuel correction the ECU must add to stay stoichiometric, in percent.
+
+    A vacuum leak adds air the MAF never measured: a large share at idle, a small one at speed. A weak
+    pump starves the engine under load. Per-vehicle offsets (injector and sensor tolerance) and
+    ethanol-blended fuel (E10 in several provinces) shift the trims of healthy cars too.
+    """
+    leak_share = 1.4 * vacuum_leak / max(maf_g_s, 1.0)
+    starvation = 0.30 * weak_pump * max(0.0, load_pct - 40.0) / 60.0
+    return 100.0 * (leak_share + starvation) + base_offset_pct + 0.35 * ethanol_pct
+
+
+def adapt_trims(*, required_pct: float, long_term_pct: float, seconds: float, noise_pct: float) -> tuple[float, float]:
+    """Return (short-term, long-term) fuel trims: the long-term trim learns the persistent part of the
+    correction over minutes (clamped at ±25 %), the short-term trim carries the rest plus noise."""
+    learned = long_term_pct + (required_pct - long_term_pct) * min(1.0, seconds / 180.0)
+    long_term = max(-25.0, min(25.0, learned))
+    short_term = max(-25.0, min(25.0, required_pct - long_term + noise_pct))
+    return short_term, long_term
+
+
+# --- oxygen sensors and catalyst -----------------------------------------------------------------
+
+LIGHT_OFF_C = 300.0  # below this the catalyst stores no oxygen: the rear sensor mirrors the front one
+
+
+def catalyst_temp_c(*, load_pct: float, minutes_running: float, air_c: float) -> float:
+    warm = min(1.0, minutes_running / 4.0)
+    return air_c + warm * (380.0 + 4.5 * load_pct)
+
+
+def o2_voltages(*, phase: float, catalyst_c: float, degradation: float, noise: float) -> tuple[float, float]:
+    """Front (B1S1) and rear (B1S2) narrow-band sensor voltages at one instant.
+
+    The front sensor swings between lean (~0.1 V) and rich (~0.85 V) as the ECU dithers the mixture.
+    A working, warm catalyst stores oxygen and smooths the rear sensor to a steady ~0.65 V; as it ages
+    (or while it is still cold) the rear sensor starts to follow the front one.
+    """
+    front = 0.475 + 0.375 * math.sin(phase) + noise
+    storage = (1.0 - degradation) * (1.0 if catalyst_c >= LIGHT_OFF_C else catalyst_c / LIGHT_OFF_C)
+    rear = storage * (0.65 + 0.2 * noise) + (1.0 - storage) * front
+    return min(1.1, max(0.0, front)), min(1.1, max(0.0, rear))
+
+
+# --- misfire ------------------------------------------------------------------------------------
+
+
+def misfire_rate_per_1000_revs(*, coil_wear: float, load_pct: float, humid: bool) -> float:
+    """Expected misfires per 1,000 revolutions of one cylinder: near zero when healthy, rising steeply
+    as a coil or plug wears, worst under load (high cylinder pressure) and in damp weather."""
+    load_factor = 0.5 + load_pct / 60.0
+    return float((0.02 + 40.0 * coil_wear**2.5) * load_factor * (1.3 if humid else 1.0))

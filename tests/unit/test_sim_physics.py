@@ -76,3 +76,51 @@ def test_cooling_loss_overheats_under_load_in_traffic() -> None:
     for _ in range(15 * 60):
         healthy = cooling.step(coolant_c=healthy, air_c=35, maf_g_s=25.0, speed_kmh=10, seconds=1.0)
     assert healthy < 102
+
+
+def test_a_vacuum_leak_shows_most_at_idle() -> None:
+    from simulators.physics import required_trim_pct
+
+    idle = required_trim_pct(maf_g_s=2.5, load_pct=20, vacuum_leak=0.5)
+    cruise = required_trim_pct(maf_g_s=18.0, load_pct=45, vacuum_leak=0.5)
+    assert idle > 20 and cruise < 6
+    pump = required_trim_pct(maf_g_s=30.0, load_pct=90, weak_pump=0.8)
+    assert pump > 15 > required_trim_pct(maf_g_s=8.0, load_pct=30, weak_pump=0.8)
+    assert 2 < required_trim_pct(maf_g_s=8.0, load_pct=30, ethanol_pct=10) < 5  # E10 fuel, healthy car
+
+
+def test_long_term_trim_learns_the_persistent_correction() -> None:
+    from simulators.physics import adapt_trims
+
+    long_term = 0.0
+    for _ in range(600):
+        short_term, long_term = adapt_trims(required_pct=12.0, long_term_pct=long_term, seconds=1.0, noise_pct=0.0)
+    assert 11.5 < long_term <= 12.0 and abs(short_term) < 0.5
+    assert adapt_trims(required_pct=60.0, long_term_pct=24.9, seconds=600.0, noise_pct=0.0)[1] == 25.0
+
+
+def test_rear_o2_follows_the_front_as_the_catalyst_ages() -> None:
+    import math
+    from statistics import pstdev
+
+    from simulators.physics import o2_voltages
+
+    def rear_spread(degradation: float, catalyst_c: float) -> float:
+        return pstdev(
+            o2_voltages(phase=i * 2.1, catalyst_c=catalyst_c, degradation=degradation, noise=0.0)[1] for i in range(200)
+        )
+
+    front_spread = pstdev(o2_voltages(phase=i * 2.1, catalyst_c=600, degradation=0.0, noise=0.0)[0] for i in range(200))
+    assert rear_spread(0.0, 600) < 0.02 < front_spread
+    assert rear_spread(0.8, 600) > 0.7 * 0.8 * front_spread
+    assert rear_spread(0.0, 150) > 0.4 * front_spread  # a cold catalyst fools a naive detector
+    assert not math.isnan(rear_spread(1.0, 600))
+
+
+def test_misfires_rise_steeply_with_coil_wear_and_load() -> None:
+    from simulators.physics import misfire_rate_per_1000_revs
+
+    healthy = misfire_rate_per_1000_revs(coil_wear=0.0, load_pct=40, humid=False)
+    worn = misfire_rate_per_1000_revs(coil_wear=0.6, load_pct=40, humid=False)
+    assert healthy < 0.05 and worn > 100 * healthy
+    assert misfire_rate_per_1000_revs(coil_wear=0.6, load_pct=80, humid=True) > worn
