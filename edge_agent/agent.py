@@ -128,7 +128,6 @@ class Agent:
             dtc_interval_s=self.settings.dtc_interval_s,
             monitor_delay_s=self.settings.monitor_delay_s,
         )
-        self._last_status = -STATUS_EVERY_S
         log.info(
             "car connected",
             extra={
