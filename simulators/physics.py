@@ -91,18 +91,19 @@ class CoolingSystem:
     ) -> float:
         """Advance the coolant temperature by `seconds` of running.
 
-        Heat in: about 30 % of the fuel energy. Heat out: the block to the air, and the radiator once
-        the thermostat opens (a thermostat stuck open lets the radiator cool a cold engine); airflow from
-        speed and the fan (a failing fan or coolant loss, `cooling_loss`, weakens the radiator).
+        Heat in: about 45 % of the fuel energy (combustion and friction). Heat out: the block to the
+        air, and the radiator once the thermostat opens (a thermostat stuck open lets the radiator cool
+        a cold engine); airflow from speed and the fan (a failing fan or coolant loss, `cooling_loss`,
+        weakens the radiator).
         """
-        heat_kw = maf_g_s / 14.7 * 43.0 * 0.30
+        heat_kw = maf_g_s / 14.7 * 43.0 * 0.45  # combustion heat and friction into the coolant
         opening = min(
             1.0, max(0.0, (coolant_c - self.thermostat_opens_c) / (self.thermostat_full_c - self.thermostat_opens_c))
         )
-        opening = max(opening, 0.9 * stuck_open)
+        opening = max(opening, 0.5 * stuck_open)  # stuck thermostats usually hang half open
         fan = 0.0 if coolant_c < 95.0 else 1.0
-        airflow = 0.35 + speed_kmh / 60.0 + fan * (1.0 - cooling_loss)
-        radiator_kw_k = 0.9 * opening * airflow * (1.0 - 0.85 * cooling_loss)
+        airflow = 0.25 + speed_kmh / 100.0 + fan * (1.0 - cooling_loss)
+        radiator_kw_k = 0.5 * opening * airflow * (1.0 - 0.85 * cooling_loss)
         block_kw_k = 0.025 * (1.0 + speed_kmh / 80.0)
         loss_kw = (radiator_kw_k + block_kw_k) * (coolant_c - air_c)
         return coolant_c + (heat_kw - loss_kw) * seconds / self.heat_capacity_kj_k

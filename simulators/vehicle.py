@@ -1,0 +1,239 @@
+"""One simulated car over time: weather, trips and the physics combined into wire-protocol samples.
+
+`VehicleSim.day(...)` advances the car through one local day and returns what its dongle would have
+recorded: resting-voltage samples while parked (every 30 min), the cranking dip at each start, and
+one sample every `sample_every_s` while driving (fast set, slow set, ELM_VOLTAGE). Mode 06 misfire
+counts come once per trip. Faults act through the physics with their ground-truth severity.
+A failed start (cranking dip below the cut-out) is recorded and the trip does not happen.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from predict.catalog import FailureMode
+from simulators.climate import Weather
+from simulators.faults import InjectedFault
+from simulators.physics import (
+    CRANK_CUTOUT_V,
+    Battery,
+    CoolingSystem,
+    adapt_trims,
+    catalyst_temp_c,
+    charging_v,
+    cranking_dip_v,
+    misfire_rate_per_1000_revs,
+    o2_voltages,
+    parked_soc,
+    required_trim_pct,
+    surface_charge_v,
+)
+from simulators.trips import Profile, Trip, grade_pct, speed_trace, trips_on
+
+Readings = dict[str, float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleSpec:
+    vin: str
+    engine_l: float = 1.5
+    cylinders: int = 4
+    profile: Profile = Profile.COMMUTER
+    base_trim_pct: float = 0.0
+    ethanol_pct: float = 0.0
+    parasitic_drain_a: float = 0.03
+    unsupported: frozenset[str] = frozenset()
+
+
+@dataclass
+class SimulatedRecord:
+    ts: datetime
+    readings: Readings
+
+
+@dataclass
+class VehicleSim:
+    spec: VehicleSpec
+    weather: Weather
+    faults: list[InjectedFault]
+    seed: int
+    soc: float = 0.9
+    coolant_c: float | None = None
+    long_term_trim: float = 0.0
+    last_stop: datetime | None = None
+    failed_starts: list[datetime] = field(default_factory=list)
+    battery: Battery = field(default_factory=Battery)
+    cooling: CoolingSystem = field(default_factory=CoolingSystem)
+
+    def severity(self, mode: FailureMode, when: datetime) -> float:
+        return max((f.severity(when) for f in self.faults if f.mode is mode), default=0.0)
+
+    def day(self, day: date, *, sample_every_s: int = 1) -> list[SimulatedRecord]:
+        """Return the day's records, in time order."""
+        records: list[SimulatedRecord] = []
+        for trip in trips_on(day, self.spec.profile, self.seed):
+            records += self._parked_until(trip.start)
+            records += self._drive(trip, sample_every_s)
+        return records
+
+    def _parked_until(self, until: datetime) -> list[SimulatedRecord]:
+        start = self.last_stop or until - timedelta(hours=12)
+        records, when = [], start + timedelta(minutes=30)
+        fault = self.severity(FailureMode.BATTERY, until)
+        while when < until:
+            self.soc = parked_soc(
+                self.soc, hours=0.5, drain_a=self.spec.parasitic_drain_a, battery=self.battery, fault=fault
+            )
+            air = self.weather.air_c(when)
+            hours = (when - start).total_seconds() / 3600
+            volts = self.battery.open_circuit_v(self.soc, air) + surface_charge_v(hours)
+            records.append(SimulatedRecord(when, {"ELM_VOLTAGE": round(volts, 2)}))
+            when += timedelta(minutes=30)
+        if self.coolant_c is not None:
+            hours = (until - start).total_seconds() / 3600
+            self.coolant_c = self.cooling.cool_down(
+                coolant_c=self.coolant_c, air_c=self.weather.air_c(until), hours=hours
+            )
+        return records
+
+    def _drive(self, trip: Trip, sample_every_s: int) -> list[SimulatedRecord]:
+        air = self.weather.air_c(trip.start)
+        coolant = air if self.coolant_c is None else max(air, self.coolant_c)
+        dip = cranking_dip_v(
+            self.battery,
+            soc=self.soc,
+            temp_c=min(air, coolant),
+            displacement_l=self.spec.engine_l,
+            fault=self.severity(FailureMode.BATTERY, trip.start),
+        )
+        records = [SimulatedRecord(trip.start, {"ELM_VOLTAGE": round(dip, 2)})]
+        if dip < CRANK_CUTOUT_V:
+            self.failed_starts.append(trip.start)
+            return records
+        rng = random.Random(f"{self.seed}:{trip.start.isoformat()}")
+        speeds = speed_trace(trip, self.seed)
+        revs = 0.0
+        load_sum = 0.0
+        for second, speed in enumerate(speeds):
+            when = trip.start + timedelta(seconds=second + 3)
+            rpm = 750.0 if speed < 1 else 900.0 + speed * 28.0 / (1 + speed / 60.0)
+            accel = speeds[second] - speeds[second - 1] if second else 0.0
+            load = min(100.0, 18.0 + 0.25 * speed + 6.0 * max(0.0, accel) + 4.0 * grade_pct(trip, second))
+            maf = self.spec.engine_l * rpm * load / 10000.0  # swept air x density x load
+            coolant = self.cooling.step(
+                coolant_c=coolant,
+                air_c=air,
+                maf_g_s=maf,
+                speed_kmh=speed,
+                seconds=1.0,
+                stuck_open=self.severity(FailureMode.THERMOSTAT, when),
+                cooling_loss=self.severity(FailureMode.OVERHEATING, when),
+            )
+            revs += rpm / 60.0
+            load_sum += load
+            if second % sample_every_s:
+                continue
+            records.append(
+                SimulatedRecord(
+                    when,
+                    self._sample(
+                        when,
+                        rng,
+                        rpm=rpm,
+                        speed=speed,
+                        load=load,
+                        maf=maf,
+                        coolant=coolant,
+                        air=air,
+                        minutes=second / 60.0,
+                        slow=second % 60 == 0,
+                    ),
+                )
+            )
+        self.coolant_c = coolant
+        self.soc = min(1.0, self.soc + 0.02 * len(speeds) / 600.0)
+        self.last_stop = trip.start + timedelta(seconds=len(speeds) + 3)
+        records.append(SimulatedRecord(self.last_stop, self._misfires(trip.start, rng, revs, load_sum / len(speeds))))
+        return records
+
+    def _sample(
+        self,
+        when: datetime,
+        rng: random.Random,
+        *,
+        rpm: float,
+        speed: float,
+        load: float,
+        maf: float,
+        coolant: float,
+        air: float,
+        minutes: float,
+        slow: bool,
+    ) -> Readings:
+        required = required_trim_pct(
+            maf_g_s=maf,
+            load_pct=load,
+            vacuum_leak=self.severity(FailureMode.FUEL_LEAN, when),
+            base_offset_pct=self.spec.base_trim_pct,
+            ethanol_pct=self.spec.ethanol_pct,
+        )
+        short_term, self.long_term_trim = adapt_trims(
+            required_pct=required, long_term_pct=self.long_term_trim, seconds=1.0, noise_pct=rng.gauss(0, 1.5)
+        )
+        cat_c = catalyst_temp_c(load_pct=load, minutes_running=minutes, air_c=air)
+        front, rear = o2_voltages(
+            phase=rng.uniform(0, 2 * math.pi),
+            catalyst_c=cat_c,
+            degradation=self.severity(FailureMode.CATALYST, when),
+            noise=rng.gauss(0, 0.02),
+        )
+        volts = charging_v(
+            temp_c=air,
+            electrical_load=0.35 + (0.3 if when.hour >= 18 or when.hour < 6 else 0.0),
+            rpm=rpm,
+            fault=self.severity(FailureMode.CHARGING_SYSTEM, when),
+        )
+        readings: Readings = {
+            "RPM": round(rpm + rng.gauss(0, 15), 1),
+            "SPEED": round(speed),
+            "ENGINE_LOAD": round(load, 1),
+            "COOLANT_TEMP": round(coolant),
+            "SHORT_FUEL_TRIM_1": round(short_term, 1),
+            "LONG_FUEL_TRIM_1": round(self.long_term_trim, 1),
+            "MAF": round(maf, 2),
+            "INTAKE_TEMP": round(air + 8),
+            "THROTTLE_POS": round(12 + load * 0.6, 1),
+            "CONTROL_MODULE_VOLTAGE": round(volts, 2),
+            "O2_B1S1": round(front, 3),
+            "O2_B1S2": round(rear, 3),
+            "ELM_VOLTAGE": round(volts - 0.1, 2),
+        }
+        if slow:
+            readings |= {
+                "AMBIANT_AIR_TEMP": round(air),
+                "CATALYST_TEMP_B1S1": round(cat_c),
+                "BAROMETRIC_PRESSURE": round(self.weather.region.barometric_kpa),
+            }
+        return {k: v for k, v in readings.items() if k not in self.spec.unsupported}
+
+    def _misfires(self, when: datetime, rng: random.Random, revs: float, mean_load: float) -> Readings:
+        wear = {f.cylinder: f.severity(when) for f in self.faults if f.mode is FailureMode.MISFIRE}
+        counts: Readings = {}
+        for cylinder in range(1, self.spec.cylinders + 1):
+            rate = misfire_rate_per_1000_revs(coil_wear=wear.get(cylinder, 0.0), load_pct=mean_load, humid=False)
+            expected = rate * revs / 1000.0
+            counts[f"MONITOR_MISFIRE_CYLINDER_{cylinder}.MISFIRE_COUNT"] = float(_poisson(rng, expected))
+        return counts
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    if mean > 50:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        k += 1
+        product *= rng.random()
+    return k
