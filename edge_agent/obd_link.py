@@ -130,10 +130,6 @@ class ObdLink:
             supported=supported,
         )
 
-    @property
-    def connected(self) -> bool:
-        return self._connection is not None and self._connection.status() == OBDStatus.CAR_CONNECTED
-
     def read(self, names: Iterable[str]) -> dict[str, float | None]:
         """Query each PID once; a missing or non-numeric answer is a gap (None), never 0."""
         return {name: reading(self._value(name)) for name in names if PID_NAME_PATTERN.match(name)}

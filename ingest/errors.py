@@ -11,7 +11,3 @@ class TransientStoreError(IngestError):
 
 class RejectedByStoreError(IngestError):
     """The database refused the batch's content: isolate the offending messages and dead-letter them."""
-
-
-class BrokerError(IngestError):
-    """The broker refused the connection or subscription."""

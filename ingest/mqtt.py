@@ -68,8 +68,6 @@ class MqttSource:
         self._generation = 0
         self._lock = threading.Lock()
         self._taking = True
-        self.connected = threading.Event()
-        self.subscribed = threading.Event()
         self._client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
@@ -138,7 +136,6 @@ class MqttSource:
             self._generation += 1
         options = SubscribeOptions(qos=1, retainHandling=1)
         client.subscribe([(topic, options) for topic in self._options.filters])
-        self.connected.set()
         log.info("connected to broker", extra={"host": self._options.host, "port": self._options.port})
 
     def _handle_subscribe(
@@ -153,7 +150,6 @@ class MqttSource:
         if failed:
             log.error("subscription refused", extra={"reasons": failed})
         else:
-            self.subscribed.set()
             self._on_ready(True)
             log.info("subscribed", extra={"filters": list(self._options.filters)})
 
@@ -167,8 +163,6 @@ class MqttSource:
     ) -> None:
         with self._lock:
             self._generation += 1
-        self.connected.clear()
-        self.subscribed.clear()
         self._on_ready(False)
         log.warning("disconnected from broker", extra={"reason": str(reason)})
 

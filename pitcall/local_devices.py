@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -13,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+
+from pitcall.local_services import ChildProcess
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Elm327Emulator:
 
 
 @dataclass
-class AgentProcess:
+class AgentProcess(ChildProcess):
     """`pitcall-agent` as a child process, configured by AGENT_* environment variables."""
 
     device_id: str
@@ -97,21 +98,9 @@ class AgentProcess:
             "AGENT_BUFFER_PATH": str(self.buffer_path),
             **self.extra_env,
         }
-        log = open(self.buffer_path.with_suffix(".log"), "ab")  # noqa: SIM115 - the child owns it
+        log = open(self.log_file(), "ab")  # noqa: SIM115 - the child owns it
         self.process = subprocess.Popen([sys.executable, "-m", "edge_agent"], env=env, stdout=log, stderr=log)
         return self
 
-    def log(self) -> str:
-        path = self.buffer_path.with_suffix(".log")
-        return path.read_text()[-4000:] if path.exists() else ""
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def terminate(self, timeout_s: float = 30) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout_s)
+    def log_file(self) -> Path:
+        return self.buffer_path.with_suffix(".log")

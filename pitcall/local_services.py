@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -122,14 +121,6 @@ class PostgresCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def postgres_user_exists() -> bool:
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        return False
-    return True
-
-
 MOSQUITTO_CONF = """\
 listener {port} 127.0.0.1
 allow_anonymous {anonymous}
@@ -193,6 +184,31 @@ class Broker:
 _counter = itertools.count()
 
 
+class ChildProcess:
+    """Kill, stop and read the log of a pitcall process started by a runner below."""
+
+    process: subprocess.Popen[bytes] | None
+
+    def log_file(self) -> Path | None:
+        raise NotImplementedError
+
+    def log(self) -> str:
+        path = self.log_file()
+        return path.read_text()[-4000:] if path is not None and path.exists() else ""
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def terminate(self, timeout_s: float = 60) -> int:
+        """SIGTERM, then wait for the exit code (the process drains first)."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout_s)
+
+
 def wait_until(
     predicate: Callable[[], bool], *, timeout_s: float = 60.0, what: str = "condition", poll_s: float = 0.1
 ) -> None:
@@ -206,7 +222,7 @@ def wait_until(
 
 
 @dataclass
-class IngestProcess:
+class IngestProcess(ChildProcess):
     """`pitcall ingest` as a child process, configured by environment like in production."""
 
     db_url: str
@@ -254,25 +270,14 @@ class IngestProcess:
                 total = (total or 0.0) + float(line.rsplit(" ", 1)[1])
         return total
 
+    def log_file(self) -> Path | None:
+        return self.log_path
+
     def ready(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
             raise AssertionError(f"ingest exited with {self.process.returncode}: {self.log()}")
         return self.metric("pitcall_ingest_broker_connected") == 1.0
-
-    def log(self) -> str:
-        return self.log_path.read_text()[-4000:] if self.log_path and self.log_path.exists() else ""
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def terminate(self, timeout_s: float = 60) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout_s)
 
 
 def make_test_certificates(directory: Path, *, host_ip: str = "127.0.0.1") -> tuple[Path, Path, Path]:
