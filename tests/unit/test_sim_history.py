@@ -1,0 +1,47 @@
+"""A simulated car's history as wire messages: sequence numbers, trouble codes, determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from datetime import date, timedelta
+
+from predict.catalog import FailureMode
+from simulators.faults import InjectedFault, Progression
+from simulators.history import Cadence, CarHistory
+from simulators.scenario import FleetPlan, build_fleet
+from wire import dump_message
+from wire.v1 import DtcMessage
+
+PLAN = FleetPlan(seed=11, vehicles=3, start=date(2026, 3, 2), days=12)
+
+
+def history_bytes(plan: FleetPlan, index: int) -> list[bytes]:
+    history = CarHistory(build_fleet(plan)[index], Cadence())
+    return [dump_message(m) for d in range(plan.days) for m in history.day(plan.start + timedelta(days=d))]
+
+
+def test_seq_rises_strictly_across_days() -> None:
+    history = CarHistory(build_fleet(PLAN)[0], Cadence())
+    seqs = [m.seq for d in range(6) for m in history.day(PLAN.start + timedelta(days=d))]
+    assert len(seqs) > 30
+    assert all(a < b for a, b in itertools.pairwise(seqs))
+
+
+def test_same_plan_same_bytes() -> None:
+    assert history_bytes(PLAN, 1) == history_bytes(PLAN, 1)
+    assert history_bytes(PLAN, 1) != history_bytes(dataclasses.replace(PLAN, seed=12), 1)
+
+
+def test_a_failing_ignition_coil_sets_misfire_codes() -> None:
+    car = build_fleet(PLAN)[2]
+    onset = PLAN.start_at + timedelta(days=1)
+    coil = InjectedFault(FailureMode.MISFIRE, onset, onset + timedelta(days=4), Progression.LINEAR, cylinder=2)
+    history = CarHistory(dataclasses.replace(car, faults=(coil,)), Cadence())
+    dtcs = [
+        m for d in range(PLAN.days) for m in history.day(PLAN.start + timedelta(days=d)) if isinstance(m, DtcMessage)
+    ]
+    assert any("P0302" in m.pending for m in dtcs)
+    confirmed = [m for m in dtcs if "P0302" in m.stored]
+    assert confirmed and confirmed[0].mil
+    assert all(m.ts >= onset for m in dtcs)
