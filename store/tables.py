@@ -2,6 +2,8 @@
 
 Telemetry is one row per sample (vehicle, timestamp) with the sample's readings in a jsonb object
 keyed by python-OBD command name; docs/store.md explains why (measured against a narrow layout).
+Alerts (predictive-maintenance findings and their lifecycle) are rows here; predict/alerts.py owns
+their rules.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Double,
     ForeignKey,
@@ -24,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
@@ -190,4 +194,83 @@ rollup_invalidations = Table(
     metadata,
     Column("vehicle_id", Integer, primary_key=True),
     Column("bucket", DateTime(timezone=True), primary_key=True),
+)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+FAILURE_MODES = ("battery", "charging_system", "thermostat", "overheating", "fuel_lean", "misfire", "catalyst")
+ALERT_STATES = ("open", "acknowledged", "booked", "resolved", "dismissed")
+LIVE_ALERT_STATES = ("open", "acknowledged", "booked")
+SEVERITIES = ("info", "warning", "critical")
+ALERT_OUTCOMES = ("confirmed", "not_found")
+DAY_QUALITIES = ("ok", "sparse", "garbage")
+LIVE_ALERT_PREDICATE = _in("state", LIVE_ALERT_STATES)  # of the partial unique index; ON CONFLICT repeats it
+
+# One row per predicted failure of one vehicle. observed_at and first_observed_at are data time (the
+# evidence's timestamps); created_at/updated_at are wall clock. At most one live alert per vehicle and mode.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("store_id", ForeignKey("stores.id"), nullable=False, index=True),
+    Column("vehicle_id", ForeignKey("vehicles.id"), nullable=False),
+    Column("mode", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("confidence", Double, nullable=False),
+    Column("observed_at", DateTime(timezone=True), nullable=False),
+    Column("first_observed_at", DateTime(timezone=True), nullable=False),
+    Column("days_to_failure", Double),
+    Column("evidence", JSONB, nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("parts", JSONB, nullable=False),
+    Column("model_version", String(64), nullable=False),
+    _created_at(),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("booked_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("outcome", String(16)),
+    Column("dismiss_reason", Text),
+    Column("closed_by", String(100)),
+    CheckConstraint(_in("mode", FAILURE_MODES), name="mode"),
+    CheckConstraint(_in("state", ALERT_STATES), name="state"),
+    CheckConstraint(_in("severity", SEVERITIES), name="severity"),
+    CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence"),
+    CheckConstraint(_in("outcome", ALERT_OUTCOMES), name="outcome"),
+    Index(
+        "uq_alerts_live_vehicle_mode",
+        "vehicle_id",
+        "mode",
+        unique=True,
+        postgresql_where=text(LIVE_ALERT_PREDICATE),
+    ),
+    Index("ix_alerts_store_state_severity", "store_id", "state", "severity"),
+)
+
+alert_transitions = Table(
+    "alert_transitions",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("alert_id", ForeignKey("alerts.id"), nullable=False, index=True),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", String(100), nullable=False),
+    Column("note", Text),
+)
+
+# Daily features per vehicle that prediction computes and the console charts.
+vehicle_day_features = Table(
+    "vehicle_day_features",
+    metadata,
+    Column("vehicle_id", ForeignKey("vehicles.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("features", JSONB, nullable=False),
+    Column("quality", String(16), nullable=False, server_default="ok"),
+    Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_in("quality", DAY_QUALITIES), name="quality"),
 )

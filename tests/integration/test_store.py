@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import insert, text
 from typer.testing import CliRunner
 
@@ -14,7 +16,7 @@ from store import migrate
 from store.db import make_engine
 from store.maintenance import apply_retention, refresh_rollups
 from store.secrets import verify_secret
-from store.tables import rollup_invalidations, telemetry
+from store.tables import metadata, rollup_invalidations, telemetry
 from store.timescale import Edition, StorePolicy
 from tests.helpers import rows, scalar
 
@@ -34,6 +36,29 @@ def test_migrations_go_down_and_up_again(db_url: str) -> None:
     migrate.upgrade(db_url)  # idempotent
     hypertables = {r[0] for r in rows(db_url, "SELECT hypertable_name FROM timescaledb_information.hypertables")}
     assert hypertables == {"telemetry", "dtc_events", "telemetry_hourly_rollup"}
+
+
+ALERT_TABLES = {"alerts", "alert_transitions", "vehicle_day_features"}
+
+
+def test_alerts_migration_goes_down_to_0001_and_up_again(db_url: str) -> None:
+    tables = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+    migrate.downgrade(db_url, "0001")
+    remaining = {r[0] for r in rows(db_url, tables)}
+    assert not remaining & ALERT_TABLES and "vehicles" in remaining
+    assert scalar(db_url, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%alerts%'") == 0
+    migrate.upgrade(db_url)
+    assert {r[0] for r in rows(db_url, tables)} >= ALERT_TABLES
+    assert scalar(db_url, "SELECT version_num FROM alembic_version") == "0002"
+
+
+def test_migrations_match_the_tables(db_url: str) -> None:
+    with make_engine(db_url).connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_server_default": True, "compare_type": True})
+        assert compare_metadata(context, metadata) == []
+    # autogenerate does not compare index predicates: one live alert per vehicle and mode
+    index = scalar(db_url, "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_alerts_live_vehicle_mode'")
+    assert "UNIQUE" in index and "'open'" in index and "'booked'" in index and "'resolved'" not in index
 
 
 def test_rollup_job_matches_the_raw_samples_and_the_licensed_aggregate(db_url: str) -> None:
