@@ -1,5 +1,6 @@
 """Injected failures with ground truth: when a fault starts (onset), when the part fails, and how the
-damage grows in between. Severity is 0 before onset, 1 from the failure on."""
+damage grows in between. Severity is 0 before onset, 1 from the failure on, and 0 again once the part
+is replaced (`repaired`: the customer had it towed in)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ class InjectedFault:
     failure: datetime
     progression: Progression
     cylinder: int | None = None  # misfire only
+    repaired: datetime | None = None
 
     def severity(self, when: datetime) -> float:
-        if when <= self.onset:
+        if when <= self.onset or (self.repaired is not None and when >= self.repaired):
             return 0.0
         if when >= self.failure:
             return 1.0
@@ -43,12 +45,19 @@ class InjectedFault:
 
 
 def random_fault(
-    rng: random.Random, mode: FailureMode, *, start: datetime, days: int, cylinders: int = 4
+    rng: random.Random, mode: FailureMode, *, start: datetime, days: int, cylinders: int = 4, settle_days: int = 10
 ) -> InjectedFault:
-    """Draw a fault of `mode` that fails inside the simulated period, developing over days to months."""
-    duration = timedelta(days=rng.uniform(5, min(120, max(6, days * 0.8))))
-    latest_failure = start + timedelta(days=days)
-    failure = start + duration + (latest_failure - start - duration) * rng.uniform(0.3, 1.0)
+    """Draw a fault of `mode` that fails inside the simulated period, developing over days to months.
+
+    Onset comes after `settle_days` of healthy history (the dongle's first days); durations are mostly
+    weeks to months (log-uniform 8-100 days, capped by the period); the part is replaced 1-3 days after
+    it fails."""
+    room = max(2.0, days - settle_days - 2.0)
+    duration = timedelta(days=min(room, math.exp(rng.uniform(math.log(8), math.log(100)))))
+    earliest_onset = start + timedelta(days=settle_days)
+    slack = max(timedelta(0), start + timedelta(days=days - 2) - earliest_onset - duration)
+    onset = earliest_onset + slack * rng.random()
     progression = rng.choice(list(Progression))
     cylinder = rng.randrange(1, cylinders + 1) if mode is FailureMode.MISFIRE else None
-    return InjectedFault(mode, failure - duration, failure, progression, cylinder)
+    repaired = onset + duration + timedelta(days=rng.uniform(1, 3))
+    return InjectedFault(mode, onset, onset + duration, progression, cylinder, repaired)

@@ -5,18 +5,24 @@ recorded: resting-voltage samples while parked (every 30 min), the cranking dip 
 one sample every `sample_every_s` while driving (fast set, slow set, ELM_VOLTAGE). Mode 06 misfire
 counts come once per trip. Faults act through the physics with their ground-truth severity.
 A failed start (cranking dip below the cut-out) is recorded and the trip does not happen.
+
+The physics advances in steps of `step_s` seconds (1 for demos, 5 for months of history in minutes).
+After each trip the ECU's monitors judge it (`simulators.monitors`) and the driving-cycle rules
+(`simulators.dtc_logic`) update the trouble codes; a changed code set lands in `dtc_reports`.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from predict.catalog import FailureMode
 from simulators.climate import Weather
+from simulators.dtc_logic import Ecu
 from simulators.faults import InjectedFault
+from simulators.monitors import TripStats, verdicts
 from simulators.physics import (
     CRANK_CUTOUT_V,
     Battery,
@@ -54,6 +60,16 @@ class SimulatedRecord:
     readings: Readings
 
 
+@dataclass(frozen=True, slots=True)
+class DtcReport:
+    """The ECU's codes as Modes 01/03/07 would read them after a trip."""
+
+    ts: datetime
+    mil: bool
+    stored: tuple[str, ...]
+    pending: tuple[str, ...]
+
+
 @dataclass
 class VehicleSim:
     spec: VehicleSpec
@@ -65,41 +81,57 @@ class VehicleSim:
     long_term_trim: float = 0.0
     last_stop: datetime | None = None
     failed_starts: list[datetime] = field(default_factory=list)
+    dtc_reports: list[DtcReport] = field(default_factory=list)
+    parked_through: datetime | None = None
+    ecu: Ecu = field(default_factory=Ecu.empty)
     battery: Battery = field(default_factory=Battery)
     cooling: CoolingSystem = field(default_factory=CoolingSystem)
 
     def severity(self, mode: FailureMode, when: datetime) -> float:
         return max((f.severity(when) for f in self.faults if f.mode is mode), default=0.0)
 
-    def day(self, day: date, *, sample_every_s: int = 1) -> list[SimulatedRecord]:
-        """Return the day's records, in time order."""
+    def day(self, day: date, *, sample_every_s: int = 1, step_s: int = 1) -> list[SimulatedRecord]:
+        """Return the day's records, in time order (`sample_every_s` must be a multiple of `step_s`)."""
+        if sample_every_s % step_s:
+            raise ValueError(f"sample_every_s={sample_every_s} is not a multiple of step_s={step_s}")
         records: list[SimulatedRecord] = []
-        for trip in trips_on(day, self.spec.profile, self.seed):
+        for planned in trips_on(day, self.spec.profile, self.seed):
+            trip = self._after_last_stop(planned)
             records += self._parked_until(trip.start)
-            records += self._drive(trip, sample_every_s)
+            records += self._drive(trip, sample_every_s, step_s)
         return records
 
+    def _after_last_stop(self, trip: Trip) -> Trip:
+        """Move a trip that would start before the previous one ended to 10 minutes after it."""
+        if self.last_stop is None or trip.start >= self.last_stop + timedelta(minutes=10):
+            return trip
+        return replace(trip, start=self.last_stop + timedelta(minutes=10))
+
     def _parked_until(self, until: datetime) -> list[SimulatedRecord]:
-        start = self.last_stop or until - timedelta(hours=12)
-        records, when = [], start + timedelta(minutes=30)
+        """Advance the parked car to `until` (resting voltage every 30 min since the last stop; after a
+        failed start the car stays parked and carries on from where it was)."""
+        stop = self.last_stop or until - timedelta(hours=12)
+        since = max(stop, self.parked_through or stop)
+        records, when = [], since + timedelta(minutes=30)
         fault = self.severity(FailureMode.BATTERY, until)
         while when < until:
             self.soc = parked_soc(
                 self.soc, hours=0.5, drain_a=self.spec.parasitic_drain_a, battery=self.battery, fault=fault
             )
             air = self.weather.air_c(when)
-            hours = (when - start).total_seconds() / 3600
+            hours = (when - stop).total_seconds() / 3600
             volts = self.battery.open_circuit_v(self.soc, air) + surface_charge_v(hours)
             records.append(SimulatedRecord(when, {"ELM_VOLTAGE": round(volts, 2)}))
+            self.parked_through = when
             when += timedelta(minutes=30)
         if self.coolant_c is not None:
-            hours = (until - start).total_seconds() / 3600
+            hours = (until - since).total_seconds() / 3600
             self.coolant_c = self.cooling.cool_down(
                 coolant_c=self.coolant_c, air_c=self.weather.air_c(until), hours=hours
             )
         return records
 
-    def _drive(self, trip: Trip, sample_every_s: int) -> list[SimulatedRecord]:
+    def _drive(self, trip: Trip, sample_every_s: int, step_s: int) -> list[SimulatedRecord]:
         air = self.weather.air_c(trip.start)
         coolant = air if self.coolant_c is None else max(air, self.coolant_c)
         dip = cranking_dip_v(
@@ -115,9 +147,11 @@ class VehicleSim:
             return records
         rng = random.Random(f"{self.seed}:{trip.start.isoformat()}")
         speeds = speed_trace(trip, self.seed)
+        stats = TripStats(start_coolant_c=coolant)
         revs = 0.0
         load_sum = 0.0
-        for second, speed in enumerate(speeds):
+        for second in range(0, len(speeds), step_s):
+            speed = speeds[second]
             when = trip.start + timedelta(seconds=second + 3)
             rpm = 750.0 if speed < 1 else 900.0 + speed * 28.0 / (1 + speed / 60.0)
             accel = speeds[second] - speeds[second - 1] if second else 0.0
@@ -128,36 +162,43 @@ class VehicleSim:
                 air_c=air,
                 maf_g_s=maf,
                 speed_kmh=speed,
-                seconds=1.0,
+                seconds=float(step_s),
                 stuck_open=self.severity(FailureMode.THERMOSTAT, when),
                 cooling_loss=self.severity(FailureMode.OVERHEATING, when),
             )
-            revs += rpm / 60.0
-            load_sum += load
-            if second % sample_every_s:
-                continue
-            records.append(
-                SimulatedRecord(
-                    when,
-                    self._sample(
-                        when,
-                        rng,
-                        rpm=rpm,
-                        speed=speed,
-                        load=load,
-                        maf=maf,
-                        coolant=coolant,
-                        air=air,
-                        minutes=second / 60.0,
-                        slow=second % 60 == 0,
-                    ),
-                )
+            revs += rpm / 60.0 * step_s
+            load_sum += load * step_s
+            readings = self._sample(
+                when,
+                rng,
+                rpm=rpm,
+                speed=speed,
+                load=load,
+                maf=maf,
+                coolant=coolant,
+                air=air,
+                minutes=second / 60.0,
+                slow=second % 60 == 0,
+                step_s=step_s,
+                stats=stats,
             )
+            if second % sample_every_s == 0:
+                records.append(SimulatedRecord(when, readings))
         self.coolant_c = coolant
         self.soc = min(1.0, self.soc + 0.02 * len(speeds) / 600.0)
         self.last_stop = trip.start + timedelta(seconds=len(speeds) + 3)
-        records.append(SimulatedRecord(self.last_stop, self._misfires(trip.start, rng, revs, load_sum / len(speeds))))
+        misfires = self._misfires(trip.start, rng, revs, load_sum / len(speeds), stats)
+        records.append(SimulatedRecord(self.last_stop, misfires))
+        self._judge_trip(stats)
         return records
+
+    def _judge_trip(self, stats: TripStats) -> None:
+        before = self.ecu.snapshot()
+        self.ecu.trip(verdicts(stats), warmed_up=stats.max_coolant_c >= 70.0 and stats.start_coolant_c < 50.0)
+        after = self.ecu.snapshot()
+        if after != before and self.last_stop is not None:
+            mil, stored, pending = after
+            self.dtc_reports.append(DtcReport(self.last_stop, mil, tuple(stored), tuple(pending)))
 
     def _sample(
         self,
@@ -172,6 +213,8 @@ class VehicleSim:
         air: float,
         minutes: float,
         slow: bool,
+        step_s: int,
+        stats: TripStats,
     ) -> Readings:
         required = required_trim_pct(
             maf_g_s=maf,
@@ -181,7 +224,7 @@ class VehicleSim:
             ethanol_pct=self.spec.ethanol_pct,
         )
         short_term, self.long_term_trim = adapt_trims(
-            required_pct=required, long_term_pct=self.long_term_trim, seconds=1.0, noise_pct=rng.gauss(0, 1.5)
+            required_pct=required, long_term_pct=self.long_term_trim, seconds=float(step_s), noise_pct=rng.gauss(0, 1.5)
         )
         cat_c = catalyst_temp_c(load_pct=load, minutes_running=minutes, air_c=air)
         front, rear = o2_voltages(
@@ -196,6 +239,10 @@ class VehicleSim:
             rpm=rpm,
             fault=self.severity(FailureMode.CHARGING_SYSTEM, when),
         )
+        stats.step(
+            minutes=minutes, coolant_c=coolant, rpm=rpm, volts=volts, total_trim_pct=short_term + self.long_term_trim
+        )
+        stats.o2(front, rear, cat_c)
         readings: Readings = {
             "RPM": round(rpm + rng.gauss(0, 15), 1),
             "SPEED": round(speed),
@@ -219,13 +266,17 @@ class VehicleSim:
             }
         return {k: v for k, v in readings.items() if k not in self.spec.unsupported}
 
-    def _misfires(self, when: datetime, rng: random.Random, revs: float, mean_load: float) -> Readings:
+    def _misfires(
+        self, when: datetime, rng: random.Random, revs: float, mean_load: float, stats: TripStats
+    ) -> Readings:
         wear = {f.cylinder: f.severity(when) for f in self.faults if f.mode is FailureMode.MISFIRE}
         counts: Readings = {}
         for cylinder in range(1, self.spec.cylinders + 1):
             rate = misfire_rate_per_1000_revs(coil_wear=wear.get(cylinder, 0.0), load_pct=mean_load, humid=False)
             expected = rate * revs / 1000.0
-            counts[f"MONITOR_MISFIRE_CYLINDER_{cylinder}.MISFIRE_COUNT"] = float(_poisson(rng, expected))
+            count = _poisson(rng, expected)
+            counts[f"MONITOR_MISFIRE_CYLINDER_{cylinder}.MISFIRE_COUNT"] = float(count)
+            stats.misfires_per_1000[cylinder] = 1000.0 * count / max(revs, 1.0)
         return counts
 
 
