@@ -172,7 +172,7 @@ class CarPlayer:
         """Return the car's state at simulated time `when` (records generated as far as needed)."""
         self._generate(when.date())
         position = bisect.bisect_right(self.records, when, key=lambda r: r.ts)
-        past = self.records[:position]
+        past = self.records[max(0, position - 100) : position]  # the latest voltage is among these
         volts = next((r.readings["ELM_VOLTAGE"] for r in reversed(past) if "ELM_VOLTAGE" in r.readings), 12.6)
         driving = next((r for r in reversed(past[-10:]) if "RPM" in r.readings), None)
         running = driving is not None and when - driving.ts <= RUNNING_WITHIN

@@ -173,18 +173,26 @@ def run_history(
     stats = HistoryStats()
     with _sources(plan, cadence, delivery, shares) as sources, _progress_bar(plan, enabled=progress) as advance:
         for _ in range(plan.days):
-            day: list[list[Delivered]] = []
-            for source, share in zip(sources, shares, strict=True):
-                for _car in share:
-                    car_day = next(source)
-                    stats.add(car_day)
-                    day.append(car_day.items)
-                    advance()
+            day = _next_day(sources, shares, stats, advance)
             for item in heapq.merge(*day, key=lambda item: item.sent_at):
                 sink.send(item)
         sink.close()
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _next_day(
+    sources: list[Iterator[CarDay]], shares: list[list[int]], stats: HistoryStats, advance: Callable[[], None]
+) -> list[list[Delivered]]:
+    """Take one day of every car from the sources; return each car's items (in delivery order)."""
+    day: list[list[Delivered]] = []
+    for source, share in zip(sources, shares, strict=True):
+        for _car in share:
+            car_day = next(source)
+            stats.add(car_day)
+            day.append(car_day.items)
+            advance()
+    return day
 
 
 @contextmanager
