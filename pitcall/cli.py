@@ -19,6 +19,7 @@ from ingest.settings import DEV_PASSWORD
 from pitcall import logs
 from pitcall.bench.cli import bench_app
 from pitcall.settings import ToolSettings
+from predict.cli import predict_app
 from simulators.cli import simulate_app
 from store import fleet, migrate
 from store.broker_files import BrokerAccount, acl_file, device_accounts, password_file, write_atomically
@@ -42,6 +43,7 @@ for sub, name in (
     (broker_app, "broker"),
     (simulate_app, "simulate"),
     (bench_app, "bench"),
+    (predict_app, "predict"),
 ):
     app.add_typer(sub, name=name)
 console = Console(stderr=True)
@@ -236,6 +238,41 @@ def demo(
     from pitcall.demo import run_demo
 
     run_demo(ToolSettings(), vehicles=vehicles_count, minutes=minutes)
+
+
+@app.command("eval")
+def evaluate(
+    seed: int = 7,
+    vehicles_count: Annotated[int, typer.Option("--vehicles")] = 200,
+    days: int = 120,
+    start: Annotated[str | None, typer.Option(help="first data day (default: the last day is yesterday)")] = None,
+    sample_every: Annotated[int, typer.Option(help="seconds between driving samples")] = 30,
+    workers: int = 2,
+    model_path: Annotated[Path | None, typer.Option("--model", help="model JSON (default: the shipped one)")] = None,
+    report: Annotated[Path | None, typer.Option(help="write the table as Markdown here")] = None,
+    truth: Annotated[Path | None, typer.Option(help="write the fleet's ground truth here")] = None,
+) -> None:
+    """Seeded fleet -> MQTT -> ingest -> TimescaleDB -> predict replay, scored against ground truth and baselines."""
+    from datetime import date
+
+    from pitcall.evaluate import HEADER, markdown, run_eval, table_rows, truth_json
+    from predict.model import Model, shipped
+    from simulators.history import Cadence
+    from simulators.scenario import FleetPlan, build_fleet
+
+    first = date.fromisoformat(start) if start else datetime.now(UTC).date() - timedelta(days=days + 1)
+    plan = FleetPlan(seed=seed, vehicles=vehicles_count, start=first, days=days, prefix="eval")
+    model = Model.load(model_path) if model_path else shipped()
+    if truth:
+        truth.write_text(truth_json(build_fleet(plan)))
+    result = run_eval(ToolSettings(), plan, model=model, cadence=Cadence(sample_every_s=sample_every), workers=workers)
+    table = Table(*HEADER, title=f"pitcall eval: seed {seed}, {vehicles_count} vehicles x {days} days")
+    for row in table_rows(result):
+        table.add_row(*row)
+    Console().print(table)
+    console.print(", ".join(f"{k} {v:.0f}" for k, v in result.timings.items()))
+    if report:
+        report.write_text(markdown(result))
 
 
 def main() -> None:

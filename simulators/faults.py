@@ -44,16 +44,30 @@ class InjectedFault:
         return math.floor(x * 4.0) / 4.0
 
 
+# How long each kind of part takes from first symptom to failure (days): batteries sulphate over
+# months, a coil cracks in weeks, a thermostat sticks within days to weeks.
+DURATION_DAYS: dict[FailureMode, tuple[float, float]] = {
+    FailureMode.BATTERY: (20, 120),
+    FailureMode.CHARGING_SYSTEM: (14, 90),
+    FailureMode.THERMOSTAT: (7, 60),
+    FailureMode.OVERHEATING: (10, 90),
+    FailureMode.FUEL_LEAN: (14, 90),
+    FailureMode.MISFIRE: (10, 60),
+    FailureMode.CATALYST: (30, 150),
+}
+
+
 def random_fault(
     rng: random.Random, mode: FailureMode, *, start: datetime, days: int, cylinders: int = 4, settle_days: int = 10
 ) -> InjectedFault:
     """Draw a fault of `mode` that fails inside the simulated period, developing over days to months.
 
-    Onset comes after `settle_days` of healthy history (the dongle's first days); durations are mostly
-    weeks to months (log-uniform 8-100 days, capped by the period); the part is replaced 1-3 days after
-    it fails."""
+    Onset comes after `settle_days` of healthy history (the dongle's first days); how long the part
+    takes to fail is log-uniform in the mode's typical range (`DURATION_DAYS`, capped by the period);
+    the part is replaced 1-3 days after it fails."""
     room = max(2.0, days - settle_days - 2.0)
-    duration = timedelta(days=min(room, math.exp(rng.uniform(math.log(8), math.log(100)))))
+    shortest, longest = DURATION_DAYS[mode]
+    duration = timedelta(days=min(room, math.exp(rng.uniform(math.log(shortest), math.log(longest)))))
     earliest_onset = start + timedelta(days=settle_days)
     slack = max(timedelta(0), start + timedelta(days=days - 2) - earliest_onset - duration)
     onset = earliest_onset + slack * rng.random()

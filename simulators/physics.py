@@ -62,8 +62,9 @@ def surface_charge_v(hours_since_charge: float) -> float:
 
 def charging_v(*, temp_c: float, electrical_load: float, rpm: float, fault: float) -> float:
     """Running system voltage: the regulator's set point (higher in the cold), sagging when the
-    alternator cannot supply the load (worn alternator, or low RPM with a heavy load)."""
-    set_point = 14.35 - 0.012 * (temp_c - 25.0)
+    alternator cannot supply the load (worn alternator, or low RPM with a heavy load). Worn brushes and
+    a tired regulator also pull the regulated voltage down a little as the alternator wears."""
+    set_point = 14.35 - 0.012 * (temp_c - 25.0) - 0.5 * fault
     supply = (1.0 - 0.85 * fault) * min(1.0, 0.45 + rpm / 2500.0)
     shortfall = max(0.0, electrical_load - supply)
     return max(11.5, set_point - 3.0 * shortfall)
@@ -77,6 +78,7 @@ class CoolingSystem:
     heat_capacity_kj_k: float = 28.0  # coolant + engine block
     thermostat_opens_c: float = 86.0
     thermostat_full_c: float = 96.0
+    size: float = 1.0  # radiator, block and coolant scale with the engine (1.0 = a 1.5 L engine)
 
     def step(
         self,
@@ -103,10 +105,10 @@ class CoolingSystem:
         opening = max(opening, 0.5 * stuck_open)  # stuck thermostats usually hang half open
         fan = 0.0 if coolant_c < 95.0 else 1.0
         airflow = 0.25 + speed_kmh / 100.0 + fan * (1.0 - cooling_loss)
-        radiator_kw_k = 0.5 * opening * airflow * (1.0 - 0.85 * cooling_loss)
-        block_kw_k = 0.025 * (1.0 + speed_kmh / 80.0)
+        radiator_kw_k = 0.5 * self.size * opening * airflow * (1.0 - 0.85 * cooling_loss)
+        block_kw_k = 0.025 * self.size * (1.0 + speed_kmh / 80.0)
         loss_kw = (radiator_kw_k + block_kw_k) * (coolant_c - air_c)
-        return coolant_c + (heat_kw - loss_kw) * seconds / self.heat_capacity_kj_k
+        return coolant_c + (heat_kw - loss_kw) * seconds / (self.heat_capacity_kj_k * self.size)
 
     def cool_down(self, *, coolant_c: float, air_c: float, hours: float) -> float:
         """Engine off: the block cools towards the air (time constant ~2 h)."""

@@ -83,9 +83,13 @@ class VehicleSim:
     failed_starts: list[datetime] = field(default_factory=list)
     dtc_reports: list[DtcReport] = field(default_factory=list)
     parked_through: datetime | None = None
+    last_attempt: datetime | None = None
     ecu: Ecu = field(default_factory=Ecu.empty)
     battery: Battery = field(default_factory=Battery)
-    cooling: CoolingSystem = field(default_factory=CoolingSystem)
+    cooling: CoolingSystem = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cooling = CoolingSystem(size=self.spec.engine_l / 1.5)
 
     def severity(self, mode: FailureMode, when: datetime) -> float:
         return max((f.severity(when) for f in self.faults if f.mode is mode), default=0.0)
@@ -102,10 +106,12 @@ class VehicleSim:
         return records
 
     def _after_last_stop(self, trip: Trip) -> Trip:
-        """Move a trip that would start before the previous one ended to 10 minutes after it."""
-        if self.last_stop is None or trip.start >= self.last_stop + timedelta(minutes=10):
+        """Move a trip that would start before the previous one ended (or before the last attempt to
+        start) to 10 minutes after it."""
+        earliest = max((t for t in (self.last_stop, self.last_attempt) if t is not None), default=None)
+        if earliest is None or trip.start >= earliest + timedelta(minutes=10):
             return trip
-        return replace(trip, start=self.last_stop + timedelta(minutes=10))
+        return replace(trip, start=earliest + timedelta(minutes=10))
 
     def _parked_until(self, until: datetime) -> list[SimulatedRecord]:
         """Advance the parked car to `until` (resting voltage every 30 min since the last stop; after a
@@ -142,6 +148,7 @@ class VehicleSim:
             fault=self.severity(FailureMode.BATTERY, trip.start),
         )
         records = [SimulatedRecord(trip.start, {"ELM_VOLTAGE": round(dip, 2)})]
+        self.last_attempt = self.parked_through = trip.start
         if dip < CRANK_CUTOUT_V:
             self.failed_starts.append(trip.start)
             return records

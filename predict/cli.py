@@ -1,0 +1,125 @@
+"""`pitcall predict ...` (replay, run, train) and `pitcall eval`."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy import Connection, select
+
+from pitcall.settings import ToolSettings
+from predict import alerts
+from predict.catalog import FailureMode
+from predict.evaluation import Fault
+from predict.model import MODELS_DIR, Model, shipped
+from predict.service import replay, score_latest, store_of_vehicles, stored_days
+from predict.train import train
+from store.db import make_engine
+from store.tables import devices
+
+predict_app = typer.Typer(help="Fault prediction: replay history, run live, train models.", no_args_is_help=True)
+console = Console(stderr=True)
+ModelOption = Annotated[Path | None, typer.Option("--model", help="model JSON (default: newest in predict/models)")]
+
+
+def _model(path: Path | None) -> Model:
+    return Model.load(path) if path else shipped()
+
+
+@predict_app.command("replay")
+def replay_command(
+    first: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"])],
+    last: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"])],
+    model_path: ModelOption = None,
+) -> None:
+    """Walk [--from, --to] day by day in data time as if live: features, scores, alerts."""
+    model = _model(model_path)
+    db = make_engine(ToolSettings().database_url)
+    days = (last.date() - first.date()).days + 1
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"replay with model {model.version}", total=days)
+        stats = replay(db, first=first.date(), last=last.date(), model=model, progress=lambda _d: bar.advance(task))
+    console.print(
+        f"{stats.days} days, {stats.vehicle_days} vehicle-days: {stats.opened} alerts opened, {stats.updated} updated,"
+        f" {stats.suppressed} suppressed; data-quality issues on vehicles {sorted(stats.garbage_vehicles) or 'none'}"
+    )
+
+
+@predict_app.command("run")
+def run_command(
+    interval_s: Annotated[float, typer.Option("--interval", help="seconds between scoring cycles")] = 300.0,
+    once: bool = False,
+    model_path: ModelOption = None,
+) -> None:
+    """Score new data as it lands: every cycle, the last two local days of every vehicle."""
+    model = _model(model_path)
+    db = make_engine(ToolSettings().database_url)
+    while True:
+        today = datetime.now(UTC).astimezone().date()
+        started = time.monotonic()
+        stats = score_latest(db, today=today, model=model)
+        console.print(
+            f"{datetime.now(UTC):%H:%M:%S} scored {stats.vehicle_days} vehicle-days in "
+            f"{time.monotonic() - started:.1f}s: {stats.opened} opened, {stats.updated} updated"
+        )
+        if once:
+            return
+        time.sleep(interval_s)
+
+
+@predict_app.command("train")
+def train_command(
+    first: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"])],
+    last: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"])],
+    truth: Annotated[Path | None, typer.Option(help="ground-truth JSON of a simulated fleet")] = None,
+    version: Annotated[str | None, typer.Option(help="model version (default: date and time)")] = None,
+    out: Annotated[Path, typer.Option(help="directory for the model file")] = MODELS_DIR,
+) -> None:
+    """Train from labelled history: ground truth of a simulated fleet, or the alert outcomes stores recorded."""
+    db = make_engine(ToolSettings().database_url)
+    with db.connect() as conn:
+        days = stored_days(conn, first=first.date(), last=last.date())
+        store_of = store_of_vehicles(conn)
+        faults = _truth_faults(conn, truth) if truth else _label_faults(conn)
+    if not days:
+        raise typer.BadParameter("no features kept for that range: run `pitcall predict replay` over it first")
+    name = version or f"pitcall-{datetime.now(UTC):%Y%m%d-%H%M}"
+    model = train(days, faults, store_of, version=name, data_range=(first.date(), last.date()))
+    out.mkdir(parents=True, exist_ok=True)
+    path = model.save(out / f"{name}.json")
+    console.print(f"model {name} saved to {path}: thresholds "
+                  + ", ".join(f"{m.value} {p.threshold:.1f}" for m, p in model.params.items()))  # fmt: skip
+
+
+def _truth_faults(conn: Connection, path: Path) -> list[Fault]:
+    ids = {r.device_id: r.vehicle_id for r in conn.execute(select(devices.c.device_id, devices.c.vehicle_id))}
+    return [
+        Fault(
+            ids[item["device_id"]],
+            FailureMode(item["mode"]),
+            datetime.fromisoformat(item["onset"]),
+            datetime.fromisoformat(item["failure"]),
+        )
+        for item in json.loads(path.read_text())
+        if item["device_id"] in ids
+    ]
+
+
+def _label_faults(conn: Connection) -> list[Fault]:
+    """Confirmed alerts as faults: from 3 days before the first evidence to when the part was replaced."""
+    return [
+        Fault(
+            label.vehicle_id,
+            label.mode,
+            label.first_observed_at - timedelta(days=3),
+            label.observed_at + timedelta(days=1),
+        )
+        for label in alerts.labels(conn)
+        if label.outcome is alerts.LabelOutcome.CONFIRMED
+    ]

@@ -1,0 +1,110 @@
+"""The detector: a vehicle's health index against its own baseline, adjusted for its cohort and the weather.
+
+Pure functions over a vehicle's daily index values (no I/O). For day `d`:
+
+1. `adjusted = index - slope * (covariate - reference)`: the known confounder (cold for cranking, air
+   temperature for charging voltage and coolant) is taken out with a slope learned from healthy cars.
+2. Baseline = the vehicle's own adjusted values in the earliest 30 valid days of the window
+   [d - 150, d - 7] (at least 8): the car compared with itself before the fault, not with other cars;
+   taking the earliest days keeps a slowly developing fault out of its own baseline.
+   Scale = robust spread of that baseline, never below the index's physical floor (or the cohort's).
+3. Level = median of the last 3 valid days (no single odd day raises an alert);
+   z = (level - baseline) / scale, minus the cohort's median z that day (a cold snap or a heat wave
+   moves every car of the store the same way; a failing part moves one).
+4. An alert needs z >= threshold and 2 of the last 3 valid days above half of it (persistence).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+BASELINE_LAG_DAYS = 7
+BASELINE_SPAN_DAYS = 150
+BASELINE_MAX_DAYS = 30
+MIN_BASELINE_DAYS = 8
+RECENT_DAYS = 3
+RECENT_WINDOW = timedelta(days=21)  # a car driven once a week still gets scored on its driving days
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    day: date
+    index: float
+    covariate: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModeParams:
+    """What training sets for one mode."""
+
+    threshold: float = 5.0
+    slope: float = 0.0
+    covariate_ref: float = 0.0
+    failure_z: float = 15.0  # z at which the part typically fails (for days-to-failure)
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    day: date
+    z: float
+    level: float
+    baseline: float
+    scale: float
+    persistent: bool
+    trend_per_day: float | None  # z units per day over the last two weeks
+
+
+def adjusted(point: Point, params: ModeParams) -> float:
+    if point.covariate is None:
+        return point.index
+    return point.index - params.slope * (point.covariate - params.covariate_ref)
+
+
+def score(points: list[Point], day: date, params: ModeParams, *, floor: float) -> Score | None:
+    """Score a vehicle's mode on `day` from its points (any order, days <= `day` are used)."""
+    history = sorted((p for p in points if p.day <= day), key=lambda p: p.day)
+    base = [
+        adjusted(p, params)
+        for p in history
+        if day - timedelta(days=BASELINE_SPAN_DAYS) <= p.day <= day - timedelta(days=BASELINE_LAG_DAYS)
+    ][:BASELINE_MAX_DAYS]
+    recent = [p for p in history if p.day > day - RECENT_WINDOW][-RECENT_DAYS:]
+    if len(base) < MIN_BASELINE_DAYS or len(recent) < 2 or recent[-1].day != day:
+        return None
+    centre = statistics.median(base)
+    spread = 1.4826 * statistics.median(abs(v - centre) for v in base)
+    scale = max(spread, floor)
+    values = [adjusted(p, params) for p in recent]
+    level = statistics.median(values)
+    z = (level - centre) / scale
+    persistent = sum((v - centre) / scale >= params.threshold / 2 for v in values) >= 2
+    return Score(day, z, level, centre, scale, persistent, _trend(history, day, params, centre, scale))
+
+
+def _trend(history: list[Point], day: date, params: ModeParams, centre: float, scale: float) -> float | None:
+    window = [p for p in history if p.day > day - timedelta(days=14)]
+    if len(window) < 5:
+        return None
+    xs = [(p.day - day).days for p in window]
+    ys = [(adjusted(p, params) - centre) / scale for p in window]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    var = sum((x - mean_x) ** 2 for x in xs)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var if var else None
+
+
+def days_to_failure(s: Score, params: ModeParams) -> float | None:
+    """Extrapolate the two-week trend to the level where the part typically fails (1-180 days)."""
+    if s.z >= params.failure_z:
+        return 1.0
+    if s.trend_per_day is None or s.trend_per_day <= 0.01:
+        return None
+    return min(180.0, max(1.0, (params.failure_z - s.z) / s.trend_per_day))
+
+
+def cohort_shift(z_by_vehicle: dict[int, float], *, minimum: int = 5) -> float:
+    """The cohort's common move that day (median z, bounded), or 0 for a cohort too small to tell."""
+    if len(z_by_vehicle) < minimum:
+        return 0.0
+    return max(-3.0, min(3.0, statistics.median(z_by_vehicle.values())))

@@ -1,0 +1,156 @@
+"""The scoring engine: daily features in, findings out, one data day at a time (pure, no I/O).
+
+`Engine.add(day)` feeds a vehicle-day (from replay or from the live service); `Engine.score_day(d)`
+scores every vehicle that has data on `d` for every mode and returns the findings that pass the
+model's thresholds. Garbage days are kept out of every baseline and reported as data-quality issues,
+never as faults. Replay and the live service share this code, so history replays as if live.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from predict.catalog import CATALOG, FailureMode, confirms
+from predict.detect import Point, Score, adjusted, cohort_shift, days_to_failure, score
+from predict.features import Quality, VehicleDay
+from predict.model import Model
+from predict.modes import INDEXES
+
+EVIDENCE_DAYS = 30
+DTC_LOOKBACK_DAYS = 14
+GARBAGE_RUN_DAYS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    vehicle_id: int
+    mode: FailureMode
+    day: date
+    observed_at: datetime
+    z: float
+    severity: str
+    confidence: float
+    days_to_failure: float | None
+    evidence: dict[str, object]
+
+
+@dataclass
+class Engine:
+    model: Model
+    store_of: dict[int, int]  # vehicle id -> store id (the store is the climate cohort)
+    points: dict[tuple[int, FailureMode], list[Point]] = field(default_factory=lambda: defaultdict(list))
+    days: dict[tuple[int, date], VehicleDay] = field(default_factory=dict)
+    garbage: dict[int, list[date]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, vday: VehicleDay) -> None:
+        """Take in a vehicle-day (re-adding the same day replaces it)."""
+        key = (vday.vehicle_id, vday.day)
+        if key in self.days:
+            for mode in FailureMode:
+                pts = self.points[(vday.vehicle_id, mode)]
+                pts[:] = [p for p in pts if p.day != vday.day]
+        self.days[key] = vday
+        if vday.quality is Quality.GARBAGE:
+            self.garbage[vday.vehicle_id].append(vday.day)
+            return
+        for mode, spec in INDEXES.items():
+            index = spec.index(vday.features)
+            if index is not None and math.isfinite(index):
+                covariate = spec.covariate(vday.features) if spec.covariate else None
+                self.points[(vday.vehicle_id, mode)].append(Point(vday.day, index, covariate))
+
+    def data_quality_issues(self, day: date) -> list[int]:
+        """Vehicles whose data was garbage on each of the last few days up to `day`."""
+        return [v for v, days in self.garbage.items() if sum(1 for d in days if 0 <= (day - d).days < 5) >= 3]
+
+    def score_day(self, day: date) -> list[Finding]:
+        """Score every vehicle with data on `day`; return the findings above threshold."""
+        findings = []
+        for (vehicle_id, mode), (z, s) in self.all_scores(day).items():
+            if z >= self.model.mode(mode).threshold and s.persistent:
+                findings.append(self._finding(vehicle_id, mode, s, z))
+        return findings
+
+    def all_scores(self, day: date) -> dict[tuple[int, FailureMode], tuple[float, Score]]:
+        """Every (vehicle, mode) score on `day` with its cohort-adjusted z (training reads these too)."""
+        out: dict[tuple[int, FailureMode], tuple[float, Score]] = {}
+        for mode, spec in INDEXES.items():
+            params = self.model.mode(mode)
+            scores: dict[int, Score] = {}
+            for (vehicle_id, m), pts in self.points.items():
+                if m is not mode or not pts or pts[-1].day < day:
+                    continue
+                if (s := score(pts, day, params, floor=spec.floor)) is not None:
+                    scores[vehicle_id] = s
+            shifts = self._cohort_shifts(scores)
+            for vehicle_id, s in scores.items():
+                out[(vehicle_id, mode)] = (s.z - shifts.get(self.store_of.get(vehicle_id, -1), 0.0), s)
+        return out
+
+    def _cohort_shifts(self, scores: dict[int, Score]) -> dict[int, float]:
+        by_store: dict[int, dict[int, float]] = defaultdict(dict)
+        for vehicle_id, s in scores.items():
+            by_store[self.store_of.get(vehicle_id, -1)][vehicle_id] = s.z
+        return {store: cohort_shift(zs) for store, zs in by_store.items()}
+
+    def _finding(self, vehicle_id: int, mode: FailureMode, s: Score, z: float) -> Finding:
+        params, spec = self.model.mode(mode), INDEXES[mode]
+        pending, stored = self._dtcs(vehicle_id, mode, s.day)
+        eta = days_to_failure(Score(s.day, z, s.level, s.baseline, s.scale, s.persistent, s.trend_per_day), params)
+        critical = z >= 2 * params.threshold or bool(stored) or (eta is not None and eta <= 7)
+        cal = self.model.calibrated(mode)
+        logit = cal.intercept + cal.z_coef * z / params.threshold + cal.trend_coef * (s.trend_per_day or 0.0)
+        logit += cal.dtc_coef * bool(pending or stored)
+        series = [
+            {"day": p.day.isoformat(), "index": round(p.index, 4), "adjusted": round(adjusted(p, params), 4)}
+            for p in self.points[(vehicle_id, mode)]
+            if 0 <= (s.day - p.day).days < EVIDENCE_DAYS
+        ]
+        vday = self.days[(vehicle_id, s.day)]
+        last_epoch = vday.features.get("last_epoch")
+        observed = (
+            datetime.fromtimestamp(last_epoch, UTC) if last_epoch else datetime.combine(s.day, datetime.min.time(), UTC)
+        )
+        evidence: dict[str, object] = {
+            "signal": spec.name,
+            "unit": spec.unit,
+            "z": round(z, 2),
+            "threshold_z": params.threshold,
+            "baseline": round(s.baseline, 4),
+            "scale": round(s.scale, 4),
+            "level": round(s.level, 4),
+            "cohort_shift": round(s.z - z, 2),
+            "trend_z_per_day": None if s.trend_per_day is None else round(s.trend_per_day, 3),
+            "series": series,
+            "dtc_pending": list(pending),
+            "dtc_stored": list(stored),
+            "model_version": self.model.version,
+        }
+        return Finding(
+            vehicle_id=vehicle_id,
+            mode=mode,
+            day=s.day,
+            observed_at=observed,
+            z=z,
+            severity="critical" if critical else "warning",
+            confidence=round(1.0 / (1.0 + math.exp(-logit)), 3),
+            days_to_failure=None if eta is None else round(eta, 1),
+            evidence=evidence,
+        )
+
+    def _dtcs(self, vehicle_id: int, mode: FailureMode, day: date) -> tuple[list[str], list[str]]:
+        pending: set[str] = set()
+        stored: set[str] = set()
+        for (v, d), vday in self.days.items():
+            if v == vehicle_id and 0 <= (day - d).days < DTC_LOOKBACK_DAYS:
+                pending.update(c for c in vday.dtc_pending if confirms(mode, c))
+                stored.update(c for c in vday.dtc_stored if confirms(mode, c))
+        return sorted(pending), sorted(stored)
+
+
+def operation_for(mode: FailureMode) -> tuple[str, tuple[str, ...]]:
+    op = CATALOG[mode].operation
+    return op.op_code, op.parts

@@ -1,0 +1,177 @@
+"""Daily features per vehicle, computed in TimescaleDB from the raw samples of each local day.
+
+One SQL pass aggregates a day of samples into the physical quantities the detectors read: resting and
+cranking battery voltage, charging voltage, how warm the engine got, how hot it ran under load, fuel
+trims at idle and at cruise, the rear/front O2 swing ratio, Mode 06 misfire counts per cylinder, and
+the day's weather. The aggregates do not depend on the sampling rate (1 Hz or one sample a minute
+give the same medians and the same driving minutes), so other dongles and other fleets fit.
+
+Data quality is judged here as well: a day of impossible readings or frozen signals is `garbage` and
+never scored; a day with too little driving is `sparse`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+Features = dict[str, float | None]
+MAX_CYLINDERS = 8
+
+
+class Quality(StrEnum):
+    OK = "ok"
+    SPARSE = "sparse"
+    GARBAGE = "garbage"
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleDay:
+    vehicle_id: int
+    day: date
+    features: Features
+    quality: Quality
+    dtc_pending: tuple[str, ...] = ()
+    dtc_stored: tuple[str, ...] = ()
+
+
+def _f(pid: str) -> str:
+    return f"(t.pids->>'{pid}')::float8"
+
+
+RPM, COOLANT, VOLT = _f("RPM"), _f("COOLANT_TEMP"), _f("ELM_VOLTAGE")
+TRIM = f"({_f('LONG_FUEL_TRIM_1')} + coalesce({_f('SHORT_FUEL_TRIM_1')}, 0))"
+DRIVING = f"{RPM} > 400"
+WARM = f"{DRIVING} AND {COOLANT} >= 75"
+PARKED = "NOT t.pids ? 'RPM'"
+MISFIRES = ",\n".join(
+    f"sum({_f(f'MONITOR_MISFIRE_CYLINDER_{c}.MISFIRE_COUNT')}) AS misfire_c{c}" for c in range(1, MAX_CYLINDERS + 1)
+)
+IMPOSSIBLE = f"""(
+    {RPM} NOT BETWEEN 0 AND 10000 OR {COOLANT} NOT BETWEEN -45 AND 150 OR {VOLT} NOT BETWEEN 3 AND 18
+    OR {_f("SPEED")} NOT BETWEEN 0 AND 300 OR abs({_f("LONG_FUEL_TRIM_1")}) > 100
+    OR {_f("O2_B1S2")} NOT BETWEEN 0 AND 1.5 OR {_f("CONTROL_MODULE_VOLTAGE")} NOT BETWEEN 3 AND 18)"""
+
+DAILY_SQL = f"""
+WITH days AS (
+  SELECT t.vehicle_id, (t.ts AT TIME ZONE s.timezone)::date AS day,
+    count(*) AS samples,
+    extract(epoch FROM max(t.ts)) AS last_epoch,
+    count(*) FILTER (WHERE {DRIVING}) AS driving_samples,
+    count(DISTINCT date_trunc('minute', t.ts)) FILTER (WHERE {DRIVING}) AS drive_min,
+    count(*) FILTER (WHERE {IMPOSSIBLE}) AS impossible,
+    stddev_pop({RPM}) FILTER (WHERE {DRIVING}) AS rpm_sd,
+    stddev_pop({COOLANT}) FILTER (WHERE {DRIVING}) AS coolant_sd,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY {VOLT}) FILTER (WHERE {PARKED}) AS rest_v,
+    min({VOLT}) FILTER (WHERE {PARKED}) AS crank_v,
+    min({COOLANT}) FILTER (WHERE {DRIVING}) AS cold_start_c,
+    coalesce(avg({_f("AMBIANT_AIR_TEMP")}), percentile_cont(0.1) WITHIN GROUP (ORDER BY {_f("INTAKE_TEMP")}) - 5)
+      AS air_c,
+    percentile_cont(0.1) WITHIN GROUP (ORDER BY {_f("CONTROL_MODULE_VOLTAGE")}) FILTER (WHERE {DRIVING})
+      AS charge_v_p10,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY {_f("CONTROL_MODULE_VOLTAGE")}) FILTER (WHERE {RPM} > 1500)
+      AS charge_v_high_rpm,
+    max({COOLANT}) FILTER (WHERE {DRIVING}) AS coolant_max,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY {COOLANT}) FILTER (WHERE {DRIVING}) AS coolant_p90,
+    avg({COOLANT}) FILTER (WHERE {DRIVING} AND {COOLANT} >= 80) AS coolant_warm_mean,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY {COOLANT}) FILTER (WHERE {DRIVING} AND {_f("ENGINE_LOAD")} > 40)
+      AS coolant_loaded_p90,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY {TRIM}) FILTER (WHERE {WARM} AND {RPM} < 1000) AS trim_idle,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY {TRIM}) FILTER (WHERE {WARM} AND {RPM} >= 1800) AS trim_cruise,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY {TRIM}) FILTER (WHERE {WARM}) AS trim_warm,
+    stddev_pop({_f("O2_B1S2")}) FILTER (WHERE {WARM}) / nullif(stddev_pop({_f("O2_B1S1")}) FILTER (WHERE {WARM}), 0)
+      AS o2_ratio,
+    count({_f("O2_B1S2")}) FILTER (WHERE {WARM}) AS o2_samples,
+    {MISFIRES}
+  FROM telemetry t
+  JOIN vehicles v ON v.id = t.vehicle_id
+  JOIN stores s ON s.id = v.store_id
+  WHERE t.ts >= (CAST(:first AS date) - 1) AND t.ts < (CAST(:last AS date) + 2)
+    AND (CAST(:vehicle_ids AS int[]) IS NULL OR t.vehicle_id = ANY(CAST(:vehicle_ids AS int[])))
+  GROUP BY t.vehicle_id, day
+)
+SELECT * FROM days WHERE day BETWEEN :first AND :last ORDER BY day, vehicle_id
+"""
+
+DTC_SQL = """
+SELECT d.vehicle_id, (d.ts AT TIME ZONE s.timezone)::date AS day,
+       array_agg(DISTINCT p) FILTER (WHERE p IS NOT NULL) AS pending,
+       array_agg(DISTINCT c) FILTER (WHERE c IS NOT NULL) AS stored
+FROM dtc_events d
+JOIN vehicles v ON v.id = d.vehicle_id
+JOIN stores s ON s.id = v.store_id
+LEFT JOIN LATERAL unnest(d.pending) p ON true
+LEFT JOIN LATERAL unnest(d.stored) c ON true
+WHERE d.ts >= (CAST(:first AS date) - 1) AND d.ts < (CAST(:last AS date) + 2)
+GROUP BY d.vehicle_id, day
+"""
+
+
+def load_days(conn: Connection, *, first: date, last: date, vehicle_ids: list[int] | None = None) -> list[VehicleDay]:
+    """Compute the features of every vehicle-day in [first, last] (local days of each vehicle's store)."""
+    params = {"first": first, "last": last, "vehicle_ids": vehicle_ids}
+    dtcs = {
+        (r.vehicle_id, r.day): (tuple(r.pending or ()), tuple(r.stored or ()))
+        for r in conn.execute(text(DTC_SQL), params)
+    }
+    days = []
+    for row in conn.execute(text(DAILY_SQL), params).mappings():
+        features = derive(row)
+        pending, stored = dtcs.get((row["vehicle_id"], row["day"]), ((), ()))
+        days.append(VehicleDay(row["vehicle_id"], row["day"], features, judge(features), pending, stored))
+    return days
+
+
+def derive(row: Mapping[Any, Any]) -> Features:
+    """Turn one aggregated row into named features (pure)."""
+    raw = {k: _num(v) for k, v in row.items() if k not in ("vehicle_id", "day")}
+    counts = [c for i in range(1, MAX_CYLINDERS + 1) if (c := raw.get(f"misfire_c{i}")) is not None]
+    features: Features = {
+        k: raw.get(k)
+        for k in (
+            "samples", "last_epoch", "driving_samples", "drive_min", "impossible", "rpm_sd", "coolant_sd", "rest_v",
+            "crank_v",
+            "cold_start_c", "air_c", "charge_v_p10", "charge_v_high_rpm", "coolant_max", "coolant_p90",
+            "coolant_warm_mean",
+            "coolant_loaded_p90", "trim_idle", "trim_cruise", "trim_warm", "o2_ratio", "o2_samples",
+        )
+    }  # fmt: skip
+    rest, crank = features["rest_v"], features["crank_v"]
+    features["crank_sag_v"] = rest - crank if rest is not None and crank is not None and crank < rest else None
+    if counts:
+        ordered = sorted(counts)
+        worst = ordered[-1]
+        others = ordered[:-1] or [0.0]
+        minutes = max(features["drive_min"] or 0.0, 1.0)
+        features["misfire_worst_per_h"] = 60.0 * worst / minutes
+        features["misfire_others_per_h"] = 60.0 * sorted(others)[len(others) // 2] / minutes
+        features["misfire_worst_cyl"] = float(
+            1 + [raw.get(f"misfire_c{i}") for i in range(1, MAX_CYLINDERS + 1)].index(worst)
+        )
+    return features
+
+
+def judge(features: Features) -> Quality:
+    """Tell garbage (impossible or frozen readings) and sparse days from days worth scoring (pure)."""
+    samples = features.get("samples") or 0.0
+    driving = features.get("driving_samples") or 0.0
+    if samples and (features.get("impossible") or 0.0) / samples > 0.05:
+        return Quality.GARBAGE
+    if driving >= 20 and (features.get("rpm_sd") == 0.0 or (features.get("coolant_sd") == 0.0 and driving > 200)):
+        return Quality.GARBAGE
+    if (features.get("drive_min") or 0.0) < 3 and features.get("rest_v") is None:
+        return Quality.SPARSE
+    return Quality.OK
+
+
+def _num(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return float(str(value))

@@ -1,0 +1,73 @@
+"""A trained detector model: per-mode parameters, versioned, saved as JSON with its training range and metrics.
+
+Plain JSON, no pickles: a model file can be read, diffed and reviewed. `predict/models/` holds the
+model that ships with pitcall; `pitcall predict train` writes new ones beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from predict.catalog import FailureMode
+from predict.detect import ModeParams
+
+MODELS_DIR = Path(__file__).parent / "models"
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Logistic confidence from (z / threshold, trend, pending DTC), fitted by scikit-learn at training."""
+
+    intercept: float = -2.0
+    z_coef: float = 2.0
+    trend_coef: float = 0.0
+    dtc_coef: float = 1.0
+
+
+@dataclass(frozen=True)
+class Model:
+    version: str
+    params: dict[FailureMode, ModeParams]
+    calibration: dict[FailureMode, Calibration] = field(default_factory=dict)
+    trained_on: dict[str, object] = field(default_factory=dict)
+    metrics: dict[str, object] = field(default_factory=dict)
+
+    def mode(self, mode: FailureMode) -> ModeParams:
+        return self.params.get(mode, ModeParams())
+
+    def calibrated(self, mode: FailureMode) -> Calibration:
+        return self.calibration.get(mode, Calibration())
+
+    def save(self, path: Path) -> Path:
+        body = {
+            "version": self.version,
+            "params": {m.value: asdict(p) for m, p in self.params.items()},
+            "calibration": {m.value: asdict(c) for m, c in self.calibration.items()},
+            "trained_on": self.trained_on,
+            "metrics": self.metrics,
+        }
+        path.write_text(json.dumps(body, indent=2, ensure_ascii=False, default=str) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Model:
+        body = json.loads(path.read_text())
+        return cls(
+            version=body["version"],
+            params={FailureMode(m): ModeParams(**p) for m, p in body["params"].items()},
+            calibration={FailureMode(m): Calibration(**c) for m, c in body.get("calibration", {}).items()},
+            trained_on=body.get("trained_on", {}),
+            metrics=body.get("metrics", {}),
+        )
+
+
+def untrained() -> Model:
+    return Model(version="untrained", params={m: ModeParams() for m in FailureMode})
+
+
+def shipped() -> Model:
+    """The newest model in predict/models/ (by file name), or untrained defaults if there is none."""
+    files = sorted(MODELS_DIR.glob("*.json"))
+    return Model.load(files[-1]) if files else untrained()

@@ -1,0 +1,93 @@
+"""What each failure mode's detector reads: one health index per vehicle-day, pointing towards the fault.
+
+Each index is a physical quantity (a voltage drop, a temperature, a fuel correction, a ratio) taken
+from the daily features, with the confounder it is known to move with (cold, heat) as a covariate.
+The detector (`predict.detect`) compares the index with the vehicle's own baseline and its cohort;
+the fixed-threshold baseline rule in the evaluation reads the same quantities against textbook limits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from predict.catalog import FailureMode
+from predict.features import Features
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    mode: FailureMode
+    name: str
+    unit: str
+    index: Callable[[Features], float | None]
+    covariate: Callable[[Features], float | None] | None
+    floor: float  # the smallest meaningful change of the index (sensor resolution, day-to-day physics)
+    fixed_limit: float  # textbook limit on the index for the fixed-threshold baseline rule
+
+
+def _get(features: Features, key: str) -> float | None:
+    value = features.get(key)
+    return None if value is None or math.isnan(value) else value
+
+
+def _crank_sag(f: Features) -> float | None:
+    sag = _get(f, "crank_sag_v")
+    return math.log(sag) if sag is not None and sag > 0.05 else None
+
+
+def _cold_start(f: Features) -> float | None:
+    temp = _get(f, "cold_start_c")
+    return min(temp, 25.0) if temp is not None else None
+
+
+def _charging(f: Features) -> float | None:
+    volts = _get(f, "charge_v_p10")
+    return -volts if volts is not None else None
+
+
+def _warmup_deficit(f: Features) -> float | None:
+    hottest = _get(f, "coolant_max")
+    if hottest is None or (_get(f, "drive_min") or 0.0) < 25:
+        return None  # too little driving to expect a regulated engine
+    return max(0.0, 88.0 - hottest)
+
+
+def _hot(f: Features) -> float | None:
+    """Where the warm engine sits in the thermostat's band: it creeps up as the radiator or fan weakens,
+    weeks before the coolant boils over (averaging gives sub-degree resolution from 1 °C readings)."""
+    return _get(f, "coolant_warm_mean") if (_get(f, "drive_min") or 0.0) >= 10 else None
+
+
+def _air(f: Features) -> float | None:
+    return _get(f, "air_c")
+
+
+def _lean(f: Features) -> float | None:
+    return _get(f, "trim_idle") if _get(f, "trim_idle") is not None else _get(f, "trim_warm")
+
+
+def _misfire(f: Features) -> float | None:
+    worst, others = _get(f, "misfire_worst_per_h"), _get(f, "misfire_others_per_h")
+    if worst is None or others is None or (_get(f, "drive_min") or 0.0) < 10:
+        return None
+    return math.log1p(worst) - math.log1p(others)
+
+
+def _o2_ratio(f: Features) -> float | None:
+    return _get(f, "o2_ratio") if (_get(f, "o2_samples") or 0.0) >= 10 else None
+
+
+INDEXES: dict[FailureMode, IndexSpec] = {
+    spec.mode: spec
+    for spec in (
+        IndexSpec(FailureMode.BATTERY, "log cranking sag", "log V", _crank_sag, _cold_start, 0.06, math.log(3.6)),
+        IndexSpec(FailureMode.CHARGING_SYSTEM, "-charging voltage p10", "-V", _charging, _air, 0.08, -13.2),
+        IndexSpec(FailureMode.THERMOSTAT, "warm-up deficit below 88 °C", "°C", _warmup_deficit, _air, 3.0, 15.0),
+        IndexSpec(FailureMode.OVERHEATING, "warm coolant mean", "°C", _hot, _air, 0.4, 100.0),
+        IndexSpec(FailureMode.FUEL_LEAN, "warm idle fuel trim", "%", _lean, None, 1.0, 15.0),
+        IndexSpec(FailureMode.MISFIRE, "worst cylinder vs the others", "log", _misfire, None, 0.4, math.log1p(60.0)),
+        IndexSpec(FailureMode.CATALYST, "rear/front O2 swing ratio", "ratio", _o2_ratio, None, 0.03, 0.5),
+    )
+}  # fmt: skip

@@ -1,0 +1,174 @@
+"""Prediction against the database: compute and keep daily features, score them, raise alerts.
+
+Thin I/O around `predict.engine`: `replay(...)` walks history one data day at a time as if live;
+`score_latest(...)` (the running service) re-scores the newest days as data lands. Features of every
+vehicle-day are kept in `vehicle_day_features` (charts and the next run read them back). Each day's
+alerts are written in one transaction; nothing is marked scored before it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects.postgresql import insert
+
+from predict import alerts
+from predict.detect import BASELINE_SPAN_DAYS
+from predict.dtc_kb import Severity
+from predict.engine import Engine as ScoringEngine
+from predict.engine import Finding, operation_for
+from predict.features import Quality, VehicleDay, load_days
+from predict.model import Model
+from store.tables import vehicle_day_features, vehicles
+
+log = logging.getLogger(__name__)
+DayHook = Callable[[Connection, date], None]
+
+
+@dataclass
+class ReplayStats:
+    days: int = 0
+    vehicle_days: int = 0
+    findings: int = 0
+    opened: int = 0
+    updated: int = 0
+    suppressed: int = 0
+    garbage_vehicles: set[int] = field(default_factory=set)
+
+
+def store_of_vehicles(conn: Connection) -> dict[int, int]:
+    return {r.id: r.store_id for r in conn.execute(select(vehicles.c.id, vehicles.c.store_id))}
+
+
+def save_days(conn: Connection, days: list[VehicleDay]) -> None:
+    """Upsert the features of these vehicle-days."""
+    if not days:
+        return
+    rows = [{"vehicle_id": d.vehicle_id, "day": d.day, "features": _features_json(d), "quality": d.quality.value}
+            for d in days]  # fmt: skip
+    stmt = insert(vehicle_day_features).values(rows)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["vehicle_id", "day"],
+            set_={
+                "features": stmt.excluded.features,
+                "quality": stmt.excluded.quality,
+                "computed_at": stmt.excluded.computed_at,
+            },
+        )
+    )
+
+
+def _features_json(day: VehicleDay) -> dict[str, Any]:
+    return {**day.features, "dtc_pending": list(day.dtc_pending), "dtc_stored": list(day.dtc_stored)}
+
+
+def stored_days(conn: Connection, *, first: date, last: date) -> list[VehicleDay]:
+    """Read kept vehicle-days back (the history a live run scores against)."""
+    query = select(vehicle_day_features).where(vehicle_day_features.c.day.between(first, last))
+    out = []
+    for row in conn.execute(query.order_by(vehicle_day_features.c.day)):
+        features = dict(row.features)
+        pending, stored = features.pop("dtc_pending", []), features.pop("dtc_stored", [])
+        out.append(VehicleDay(row.vehicle_id, row.day, features, Quality(row.quality), tuple(pending), tuple(stored)))
+    return out
+
+
+def publish(conn: Connection, finding: Finding, *, store_id: int, model: Model) -> alerts.RaiseResult:
+    """Raise (or fold into the live one, or suppress) the alert for a finding."""
+    operation, parts = operation_for(finding.mode)
+    draft = alerts.AlertDraft(
+        vehicle_id=finding.vehicle_id,
+        store_id=store_id,
+        mode=finding.mode,
+        severity=Severity(finding.severity),
+        confidence=finding.confidence,
+        observed_at=finding.observed_at,
+        days_to_failure=finding.days_to_failure,
+        evidence=finding.evidence,
+        operation=operation,
+        parts=parts,
+        model_version=model.version,
+    )
+    return alerts.raise_alert(conn, draft)
+
+
+def replay(
+    db: Engine,
+    *,
+    first: date,
+    last: date,
+    model: Model,
+    after_day: DayHook | None = None,
+    progress: Callable[[date], None] | None = None,
+) -> ReplayStats:
+    """Walk [first, last] one data day at a time: features, scores, alerts; then `after_day` (the
+    evaluation's workshop resolves alerts there). History before `first` seeds the baselines."""
+    stats = ReplayStats()
+    with db.begin() as conn:
+        store_of = store_of_vehicles(conn)
+        days = load_days(conn, first=first - timedelta(days=BASELINE_SPAN_DAYS), last=last)
+        save_days(conn, days)
+    engine = ScoringEngine(model, store_of)
+    by_day: dict[date, list[VehicleDay]] = {}
+    for vday in days:
+        by_day.setdefault(vday.day, []).append(vday)
+    day = min(by_day, default=first)
+    while day <= last:
+        for vday in by_day.get(day, []):
+            engine.add(vday)
+        if day >= first:
+            _score_and_publish(db, engine, day, model, store_of, stats, after_day)
+        if progress:
+            progress(day)
+        day += timedelta(days=1)
+    stats.vehicle_days = len(days)
+    return stats
+
+
+def _score_and_publish(
+    db: Engine,
+    engine: ScoringEngine,
+    day: date,
+    model: Model,
+    store_of: dict[int, int],
+    stats: ReplayStats,
+    after_day: DayHook | None,
+) -> None:
+    findings = engine.score_day(day)
+    stats.days += 1
+    stats.findings += len(findings)
+    stats.garbage_vehicles.update(engine.data_quality_issues(day))
+    with db.begin() as conn:
+        for finding in findings:
+            result = publish(conn, finding, store_id=store_of[finding.vehicle_id], model=model)
+            if result.outcome is alerts.RaiseOutcome.OPENED:
+                stats.opened += 1
+            elif result.outcome is alerts.RaiseOutcome.UPDATED:
+                stats.updated += 1
+            else:
+                stats.suppressed += 1
+        if after_day:
+            after_day(conn, day)
+
+
+def score_latest(db: Engine, *, today: date, model: Model) -> ReplayStats:
+    """Re-score the last two data days against kept history (what `pitcall predict run` does each cycle)."""
+    stats = ReplayStats()
+    with db.begin() as conn:
+        store_of = store_of_vehicles(conn)
+        fresh = load_days(conn, first=today - timedelta(days=1), last=today)
+        save_days(conn, fresh)
+        history = stored_days(conn, first=today - timedelta(days=BASELINE_SPAN_DAYS), last=today)
+    engine = ScoringEngine(model, store_of)
+    for vday in history:
+        engine.add(vday)
+    for day in (today - timedelta(days=1), today):
+        _score_and_publish(db, engine, day, model, store_of, stats, None)
+    stats.vehicle_days = len(fresh)
+    return stats

@@ -1,0 +1,157 @@
+"""Training from labelled history: per-mode covariate slopes, alert thresholds, failure level and a
+logistic confidence calibration (scikit-learn), saved as a versioned model with its data range and metrics.
+
+Labels come from ground truth (simulated fleets) or from the alert outcomes the service department
+recorded (`predict.alerts.labels`: confirmed = the fault was there, not found / dismissed = it was not).
+Thresholds are set on healthy vehicle-days: above the highest cohort-adjusted z a healthy car reached
+(with a margin), never below `MIN_THRESHOLD`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from predict.catalog import FailureMode
+from predict.detect import ModeParams
+from predict.engine import Engine
+from predict.evaluation import Fault
+from predict.features import Quality, VehicleDay
+from predict.model import Calibration, Model
+from predict.modes import INDEXES
+
+MIN_THRESHOLD = 3.0
+MARGIN = 1.15
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    vehicle_id: int
+    mode: FailureMode
+    day: date
+    z: float
+    trend: float
+    dtc: bool
+    positive: bool  # inside a fault window (onset - 3 d .. failure)
+    healthy: bool  # no fault of this mode anywhere near
+
+
+def _window(faults: list[Fault]) -> dict[tuple[int, FailureMode], list[Fault]]:
+    out: dict[tuple[int, FailureMode], list[Fault]] = defaultdict(list)
+    for fault in faults:
+        out[(fault.vehicle_id, fault.mode)].append(fault)
+    return out
+
+
+def fit_slopes(days: list[VehicleDay], faults: list[Fault]) -> dict[FailureMode, tuple[float, float]]:
+    """Pooled within-vehicle slope of each index on its covariate over healthy days, and the mean covariate."""
+    faulty = {(f.vehicle_id, f.mode) for f in faults}
+    out = {}
+    for mode, spec in INDEXES.items():
+        if spec.covariate is None:
+            continue
+        per_vehicle: dict[int, list[tuple[float, float]]] = defaultdict(list)
+        for vday in days:
+            if (vday.vehicle_id, mode) in faulty or vday.quality is Quality.GARBAGE:
+                continue
+            index, cov = spec.index(vday.features), spec.covariate(vday.features)
+            if index is not None and cov is not None:
+                per_vehicle[vday.vehicle_id].append((cov, index))
+        xs, ys = [], []
+        for pairs in per_vehicle.values():
+            if len(pairs) >= 10:
+                mx, my = statistics.fmean(p[0] for p in pairs), statistics.fmean(p[1] for p in pairs)
+                xs += [p[0] - mx for p in pairs]
+                ys += [p[1] - my for p in pairs]
+        denominator = sum(x * x for x in xs)
+        slope = sum(x * y for x, y in zip(xs, ys, strict=True)) / denominator if denominator else 0.0
+        covs = [c for pairs in per_vehicle.values() for c, _ in pairs]
+        out[mode] = (slope, statistics.fmean(covs) if covs else 0.0)
+    return out
+
+
+def examples(days: list[VehicleDay], faults: list[Fault], model: Model, store_of: dict[int, int]) -> list[Example]:
+    """Replay the days through the engine and label every (vehicle, mode, day) score."""
+    windows = _window(faults)
+    engine = Engine(model, store_of)
+    by_day: dict[date, list[VehicleDay]] = defaultdict(list)
+    for vday in days:
+        by_day[vday.day].append(vday)
+    out = []
+    for day in sorted(by_day):
+        for vday in by_day[day]:
+            engine.add(vday)
+        at = datetime.combine(day, time(12), UTC)
+        for (vehicle_id, mode), (z, s) in engine.all_scores(day).items():
+            mode_faults = windows.get((vehicle_id, mode), [])
+            positive = any(f.onset - timedelta(days=3) <= at <= f.failure for f in mode_faults)
+            healthy = not any(f.onset - timedelta(days=10) <= at <= f.failure + timedelta(days=10) for f in mode_faults)
+            pending, stored = engine._dtcs(vehicle_id, mode, day)
+            if not s.persistent:
+                z = min(z, model.mode(mode).threshold * 0.5)
+            out.append(
+                Example(vehicle_id, mode, day, z, s.trend_per_day or 0.0, bool(pending or stored), positive, healthy)
+            )
+    return out
+
+
+def train(
+    days: list[VehicleDay],
+    faults: list[Fault],
+    store_of: dict[int, int],
+    *,
+    version: str,
+    data_range: tuple[date, date],
+) -> Model:
+    """Fit a model; see the module docstring."""
+    slopes = fit_slopes(days, faults)
+    params = {m: ModeParams(slope=slopes.get(m, (0.0, 0.0))[0], covariate_ref=slopes.get(m, (0.0, 0.0))[1])
+              for m in FailureMode}  # fmt: skip
+    labelled = examples(days, faults, Model(version, params), store_of)
+    calibration: dict[FailureMode, Calibration] = {}
+    metrics: dict[str, object] = {}
+    for mode in FailureMode:
+        rows = [e for e in labelled if e.mode is mode]
+        healthy = sorted(e.z for e in rows if e.healthy)
+        top = healthy[-1] if healthy else MIN_THRESHOLD
+        threshold = max(MIN_THRESHOLD, MARGIN * top)
+        at_failure = [e.z for e in rows if e.positive and e.z >= threshold]
+        failure_z = max(2 * threshold, statistics.median(at_failure) * 1.5) if at_failure else 3 * threshold
+        params[mode] = replace(params[mode], threshold=round(threshold, 3), failure_z=round(failure_z, 3))
+        calibration[mode] = _calibrate(rows, threshold)
+        metrics[mode.value] = {
+            "healthy_vehicle_days": len(healthy),
+            "healthy_z_q999": round(float(np.quantile(healthy, 0.999)), 3) if healthy else None,
+            "healthy_z_max": round(healthy[-1], 3) if healthy else None,
+            "positive_vehicle_days": sum(e.positive for e in rows),
+            "positive_days_above_threshold": sum(e.positive and e.z >= threshold for e in rows),
+        }
+    return Model(
+        version=version,
+        params=params,
+        calibration=calibration,
+        trained_on={
+            "from": data_range[0].isoformat(),
+            "to": data_range[1].isoformat(),
+            "vehicles": len({d.vehicle_id for d in days}),
+            "faults": len(faults),
+        },
+        metrics=metrics,
+    )
+
+
+def _calibrate(rows: list[Example], threshold: float) -> Calibration:
+    """Logistic regression of 'inside a fault window' on (z / threshold, trend, DTC) among scored days."""
+    candidates = [e for e in rows if e.z >= 0.5 * threshold and (e.positive or e.healthy)]
+    if len({e.positive for e in candidates}) < 2:
+        return Calibration()
+    x = np.array([[e.z / threshold, e.trend, float(e.dtc)] for e in candidates])
+    y = np.array([e.positive for e in candidates])
+    fit = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    z_coef, trend_coef, dtc_coef = (float(c) for c in fit.coef_[0])
+    return Calibration(float(fit.intercept_[0]), round(z_coef, 4), round(trend_coef, 4), round(dtc_coef, 4))
