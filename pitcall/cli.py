@@ -123,7 +123,7 @@ def devices_list() -> None:
     with make_engine(ToolSettings().database_url).connect() as conn:
         for row in conn.execute(query):
             table.add_row(row.device_id, row.vin, row.state, str(row.last_seq), str(row.last_seen_at))
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 @broker_app.command("acl")
@@ -269,7 +269,7 @@ def evaluate(
     table = Table(*HEADER, title=f"pitcall eval: seed {seed}, {vehicles_count} vehicles x {days} days")
     for row in table_rows(result):
         table.add_row(*row)
-    Console().print(table)
+    Console(width=160).print(table)
     console.print(", ".join(f"{k} {v:.0f}" for k, v in result.timings.items()))
     if report:
         report.write_text(markdown(result))

@@ -1,0 +1,260 @@
+"""Prediction against a real TimescaleDB: features from raw samples, replay in data time, alerts, training.
+
+A seeded fleet with injected faults is loaded once (COPY, bypassing MQTT: ingest has its own tests and
+the evaluation test below goes through it); each test works on its own copy of that database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import psycopg
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from pitcall.local_services import Broker, PostgresCluster
+from pitcall.settings import ToolSettings
+from predict import alerts
+from predict.catalog import CATALOG, FailureMode
+from predict.features import Quality, load_days
+from predict.model import Model, shipped
+from predict.service import replay, score_latest
+from simulators.bulk_load import bulk_load, register
+from simulators.history import Cadence
+from simulators.scenario import FleetPlan, SimCar, build_fleet, ground_truth
+from store.db import make_engine, sqlalchemy_url
+from store.tables import alerts as alerts_table
+from store.tables import vehicle_day_features
+
+PLAN = FleetPlan(seed=11, vehicles=14, start=date(2026, 3, 2), days=75, fault_share=0.5, prefix="pp")
+LAST = PLAN.start + timedelta(days=PLAN.days - 1)
+_copies = itertools.count()
+
+
+@dataclass(frozen=True)
+class LoadedFleet:
+    template: str
+    pg: PostgresCluster
+    cars: list[SimCar]
+
+    def copy(self) -> str:
+        name = f"pp_{next(_copies)}"
+        engine = create_engine(sqlalchemy_url(self.pg.url()), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {self.template}"))
+        engine.dispose()
+        return self.pg.url(name)
+
+
+@pytest.fixture(scope="module")
+def loaded(pg: PostgresCluster, template_db: str) -> Iterator[LoadedFleet]:
+    engine = create_engine(sqlalchemy_url(pg.url()), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE pp_fleet TEMPLATE {template_db}"))
+    cars, samples = bulk_load(pg.url("pp_fleet"), PLAN, cadence=Cadence())
+    assert samples > 100_000
+    yield LoadedFleet("pp_fleet", pg, cars)
+    with engine.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS pp_fleet WITH (FORCE)"))
+    engine.dispose()
+
+
+def _vehicle_ids(url: str) -> dict[str, int]:
+    with make_engine(url).connect() as conn:
+        return {r.device_id: r.vehicle_id for r in conn.execute(text("SELECT device_id, vehicle_id FROM devices"))}
+
+
+def test_daily_features_are_the_aggregates_of_the_raw_samples(loaded: LoadedFleet) -> None:
+    url = loaded.copy()
+    day = PLAN.start + timedelta(days=20)
+    with make_engine(url).connect() as conn:
+        days = {d.vehicle_id: d for d in load_days(conn, first=day, last=day)}
+        rows = conn.execute(
+            text("SELECT vehicle_id, ts, pids FROM telemetry WHERE (ts AT TIME ZONE 'Asia/Shanghai')::date = :d"),
+            {"d": day},
+        ).all()
+    checked = 0
+    for vehicle_id, vday in days.items():
+        pids = [r.pids for r in rows if r.vehicle_id == vehicle_id]
+        parked = [p["ELM_VOLTAGE"] for p in pids if "RPM" not in p and "ELM_VOLTAGE" in p]
+        driving = [r for r in rows if r.vehicle_id == vehicle_id and (r.pids.get("RPM") or 0) > 400]
+        if not driving or not parked:
+            continue
+        assert vday.features["crank_v"] == pytest.approx(min(parked))
+        assert vday.features["rest_v"] == pytest.approx(statistics.median(parked))
+        assert vday.features["coolant_max"] == max(r.pids["COOLANT_TEMP"] for r in driving)
+        assert vday.features["drive_min"] == len({r.ts.replace(second=0, microsecond=0) for r in driving})
+        assert vday.quality is Quality.OK
+        checked += 1
+    assert checked >= 5
+
+
+def test_replay_alerts_injected_faults_early_and_leaves_healthy_cars_alone(loaded: LoadedFleet) -> None:
+    url = loaded.copy()
+    ids = _vehicle_ids(url)
+    stats = replay(make_engine(url), first=PLAN.start, last=LAST, model=shipped())
+    with make_engine(url).connect() as conn:
+        raised = conn.execute(select(alerts_table)).all()
+    faults = {(ids[c.device_id], f.mode): f for c in loaded.cars for f in c.faults}
+    assert faults and stats.opened == len(raised)
+    early = [
+        a
+        for a in raised
+        if (f := faults.get((a.vehicle_id, FailureMode(a.mode))))
+        and a.first_observed_at <= f.failure - timedelta(days=1)
+    ]
+    false = [a for a in raised if (a.vehicle_id, FailureMode(a.mode)) not in faults]
+    assert len(early) >= 0.6 * len(faults), f"caught {len(early)} of {len(faults)} faults before failure"
+    assert len(false) <= 1, f"false alerts: {[(a.vehicle_id, a.mode, a.first_observed_at) for a in false]}"
+    start = datetime.combine(PLAN.start, datetime.min.time(), UTC) - timedelta(days=1)
+    for alert in raised:
+        mode = FailureMode(alert.mode)
+        assert alert.operation == CATALOG[mode].operation.op_code and alert.parts
+        assert start <= alert.first_observed_at <= alert.observed_at <= start + timedelta(days=PLAN.days + 2)
+        assert alert.evidence["series"] and alert.evidence["z"] >= alert.evidence["threshold_z"]
+        assert alert.model_version == shipped().version and 0 < alert.confidence <= 1
+
+
+def test_replay_twice_updates_the_same_alerts(loaded: LoadedFleet) -> None:
+    url = loaded.copy()
+    db = make_engine(url)
+    first = replay(db, first=PLAN.start, last=LAST, model=shipped())
+    second = replay(db, first=PLAN.start, last=LAST, model=shipped())
+    with db.connect() as conn:
+        count = conn.scalar(select(func.count()).select_from(alerts_table))
+    assert first.opened == count and second.opened == 0 and second.updated >= first.opened
+
+
+def test_garbage_sparse_and_jumpy_vehicles_raise_no_alert(loaded: LoadedFleet) -> None:
+    url = loaded.copy()
+    odd = build_fleet(FleetPlan(seed=99, vehicles=3, start=PLAN.start, days=PLAN.days, fault_share=0, prefix="odd"))
+    ids = register(url, odd, store_code="ODD-1", store_name="odd cars")
+    frozen, single, jumpy = (ids[c.device_id] for c in odd)
+    rows = []
+    for offset in range(40):  # a dongle stuck on one frame, then impossible readings
+        day = datetime.combine(PLAN.start + timedelta(days=offset), datetime.min.time(), UTC) + timedelta(hours=2)
+        for second in range(0, 1800, 30):
+            pids = {"RPM": 2000.0, "COOLANT_TEMP": 90.0, "ELM_VOLTAGE": 14.1, "CONTROL_MODULE_VOLTAGE": 14.2}
+            if offset >= 20:
+                pids |= {"COOLANT_TEMP": 250.0, "RPM": 30000.0}
+            rows.append((day + timedelta(seconds=second), frozen, odd[0].device_id, pids))
+    day = datetime.combine(LAST, datetime.min.time(), UTC)
+    rows += [(day + timedelta(seconds=s), single, odd[1].device_id, {"RPM": 800.0 + s, "COOLANT_TEMP": 80.0})
+             for s in range(0, 600, 30)]  # fmt: skip
+    for offset in (0, 1, 2, 30, 31, 60):  # weeks-long gaps, nothing but a few samples
+        day = datetime.combine(PLAN.start + timedelta(days=offset), datetime.min.time(), UTC)
+        rows += [(day + timedelta(seconds=s), jumpy, odd[2].device_id, {"RPM": 900.0 + s, "ELM_VOLTAGE": 12.5})
+                 for s in range(0, 300, 60)]  # fmt: skip
+    with (
+        psycopg.connect(url) as raw,
+        raw.cursor().copy("COPY telemetry (ts, vehicle_id, device_id, seq, pids) FROM STDIN") as copy,
+    ):
+        for seq, (ts, vehicle_id, device_id, pids) in enumerate(rows):
+            copy.write_row((ts, vehicle_id, device_id, seq, orjson.dumps(pids).decode()))
+    stats = replay(make_engine(url), first=PLAN.start, last=LAST, model=shipped())
+    with make_engine(url).connect() as conn:
+        flagged = set(
+            conn.scalars(
+                select(alerts_table.c.vehicle_id).where(alerts_table.c.vehicle_id.in_([frozen, single, jumpy]))
+            )
+        )
+        garbage_days = conn.scalar(
+            select(func.count())
+            .select_from(vehicle_day_features)
+            .where(vehicle_day_features.c.vehicle_id == frozen, vehicle_day_features.c.quality == "garbage")
+        )
+    assert not flagged
+    assert garbage_days == 40 and frozen in stats.garbage_vehicles
+
+
+def test_the_live_service_scores_the_newest_days(loaded: LoadedFleet) -> None:
+    url = loaded.copy()
+    db = make_engine(url)
+    replay(db, first=PLAN.start, last=LAST - timedelta(days=2), model=shipped())
+    stats = score_latest(db, today=LAST, model=shipped())
+    assert stats.vehicle_days >= PLAN.vehicles  # two days of the fleet
+    with db.connect() as conn:
+        kept = conn.scalar(select(func.max(vehicle_day_features.c.day)))
+    assert kept == LAST
+
+
+def test_train_from_ground_truth_writes_a_versioned_model(loaded: LoadedFleet, tmp_path: Path) -> None:
+    url = loaded.copy()
+    replay(make_engine(url), first=PLAN.start, last=LAST, model=shipped())
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps(ground_truth(loaded.cars)))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pitcall",
+            "predict",
+            "train",
+            "--from",
+            str(PLAN.start),
+            "--to",
+            str(LAST),
+            "--truth",
+            str(truth),
+            "--version",
+            "test-model",
+            "--out",
+            str(tmp_path),
+        ],
+        env={**os.environ, "PITCALL_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    model = Model.load(tmp_path / "test-model.json")
+    assert model.version == "test-model" and model.trained_on["from"] == str(PLAN.start)
+    assert set(model.params) == set(FailureMode) and all(p.threshold >= 3.0 for p in model.params.values())
+    assert model.metrics["battery"]
+
+
+def test_alert_outcomes_become_training_labels(loaded: LoadedFleet) -> None:
+    url = loaded.copy()
+    db = make_engine(url)
+    replay(db, first=PLAN.start, last=LAST, model=shipped())
+    with db.begin() as conn:
+        first = conn.execute(select(alerts_table.c.id)).scalars().first()
+        assert first is not None
+        at = datetime.combine(LAST, datetime.min.time(), UTC)
+        alerts.transition(
+            conn, first, alerts.AlertState.RESOLVED, actor="tech-1", at=at, outcome=alerts.Outcome.CONFIRMED
+        )
+    with db.connect() as conn:
+        labels = alerts.labels(conn)
+    assert [(label.alert_id, label.outcome) for label in labels] == [(first, alerts.LabelOutcome.CONFIRMED)]
+
+
+def test_eval_runs_a_fleet_through_broker_ingest_and_replay(
+    pg: PostgresCluster, template_db: str, broker: Broker
+) -> None:
+    from pitcall.evaluate import markdown, run_eval
+
+    settings = ToolSettings(database_url=pg.url("pp_eval_base"), mqtt_port=broker.port)
+    plan = FleetPlan(seed=4, vehicles=8, start=datetime.now(UTC).date() - timedelta(days=32), days=30, prefix="ev")
+    result = run_eval(settings, plan, model=shipped(), cadence=Cadence(sample_every_s=60), workers=1)
+    assert result.history.samples > 20_000
+    url = pg.url("pp_eval_base_eval")
+    with make_engine(url).connect() as conn:
+        stored = conn.scalar(text("SELECT count(*) FROM telemetry"))
+        dead = conn.scalar(text("SELECT count(*) FROM dead_letters"))
+    assert stored == result.history.samples
+    assert dead == result.history.malformed
+    faults = sum(1 for c in build_fleet(plan) for _ in c.faults)
+    assert result.pitcall[None].faults == result.reactive[None].faults == faults
+    table = markdown(result)
+    assert "| all modes | pitcall |" in table and "| battery | reactive DTC |" in table
