@@ -1,0 +1,233 @@
+"""Daily features from aggregate rows, data-quality verdicts, and the per-mode health indexes."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from predict.catalog import FailureMode
+from predict.features import Features, Quality, derive, judge
+from predict.modes import INDEXES
+
+
+def aggregate_row(**overrides: Any) -> dict[str, Any]:
+    """One day of a healthy car as the daily SQL returns it (Postgres numerics come back as Decimal)."""
+    row: dict[str, Any] = {
+        "vehicle_id": 7,
+        "day": date(2026, 1, 5),
+        "samples": 3000,
+        "last_epoch": Decimal("1767639600.250"),
+        "driving_samples": 2400,
+        "drive_min": 40,
+        "impossible": 0,
+        "rpm_sd": 420.0,
+        "coolant_sd": 11.0,
+        "rest_v": 12.6,
+        "crank_v": 10.9,
+        "cold_start_c": 8.0,
+        "air_c": 6.5,
+        "charge_v_p10": 14.05,
+        "charge_v_high_rpm": 14.3,
+        "coolant_max": 93.0,
+        "coolant_p90": 91.0,
+        "coolant_warm_mean": 88.4,
+        "coolant_loaded_p90": 92.0,
+        "trim_idle": 2.3,
+        "trim_cruise": 1.1,
+        "trim_warm": 1.8,
+        "o2_ratio": 0.12,
+        "o2_samples": 900,
+    }
+    row.update({f"misfire_c{c}": None for c in range(1, 9)})
+    row.update(overrides)
+    return row
+
+
+def test_crank_sag_is_resting_minus_cranking_voltage() -> None:
+    features = derive(aggregate_row(rest_v=12.6, crank_v=10.4))
+    assert features["crank_sag_v"] == pytest.approx(2.2)
+
+
+@pytest.mark.parametrize(
+    ("rest", "crank"),
+    [(None, 10.4), (12.6, None), (None, None), (12.4, 12.4), (12.4, 12.9)],
+)
+def test_no_crank_sag_without_a_real_dip(rest: float | None, crank: float | None) -> None:
+    assert derive(aggregate_row(rest_v=rest, crank_v=crank))["crank_sag_v"] is None
+
+
+def test_numbers_from_the_database_become_floats_and_ids_are_dropped() -> None:
+    features = derive(aggregate_row())
+    assert features["last_epoch"] == pytest.approx(1767639600.25)
+    assert isinstance(features["last_epoch"], float)
+    assert "vehicle_id" not in features and "day" not in features
+
+
+def test_missing_aggregates_stay_none() -> None:
+    row = aggregate_row(trim_idle=None, o2_ratio=None, charge_v_p10=None)
+    del row["coolant_warm_mean"]
+    features = derive(row)
+    assert features["trim_idle"] is None
+    assert features["o2_ratio"] is None
+    assert features["charge_v_p10"] is None
+    assert features["coolant_warm_mean"] is None
+    assert features["trim_warm"] == pytest.approx(1.8)
+
+
+def test_misfires_name_the_worst_cylinder_and_rates_are_per_driving_hour() -> None:
+    features = derive(aggregate_row(drive_min=30, misfire_c1=0, misfire_c2=45, misfire_c3=2, misfire_c4=4))
+    assert features["misfire_worst_cyl"] == 2.0
+    assert features["misfire_worst_per_h"] == pytest.approx(90.0)  # 45 in half an hour
+    assert features["misfire_others_per_h"] == pytest.approx(4.0)  # the middle of 0, 2, 4 per half hour
+
+
+def test_a_car_without_misfire_monitors_has_no_misfire_features() -> None:
+    features = derive(aggregate_row())
+    assert features.get("misfire_worst_per_h") is None
+    assert features.get("misfire_others_per_h") is None
+
+
+def test_misfire_rates_without_driving_do_not_divide_by_zero() -> None:
+    features = derive(aggregate_row(drive_min=0, misfire_c1=3, misfire_c2=1))
+    assert features["misfire_worst_per_h"] == pytest.approx(180.0)
+    assert features["misfire_worst_cyl"] == 1.0
+
+
+def ok_day(**overrides: float | None) -> Features:
+    features: Features = {
+        "samples": 3000.0,
+        "impossible": 0.0,
+        "driving_samples": 2400.0,
+        "drive_min": 40.0,
+        "rpm_sd": 420.0,
+        "coolant_sd": 11.0,
+        "rest_v": 12.6,
+    }
+    features.update(overrides)
+    return features
+
+
+def test_an_ordinary_day_is_ok() -> None:
+    assert judge(ok_day()) is Quality.OK
+
+
+def test_more_than_five_percent_impossible_readings_is_garbage() -> None:
+    assert judge(ok_day(impossible=151.0)) is Quality.GARBAGE
+    assert judge(ok_day(impossible=150.0)) is Quality.OK  # exactly 5 % is tolerated
+
+
+def test_a_frozen_rpm_while_driving_is_garbage() -> None:
+    assert judge(ok_day(rpm_sd=0.0)) is Quality.GARBAGE
+    assert judge(ok_day(driving_samples=10.0, rpm_sd=0.0)) is Quality.OK  # a few idle samples can be flat
+
+
+def test_a_frozen_coolant_over_a_long_drive_is_garbage() -> None:
+    assert judge(ok_day(coolant_sd=0.0)) is Quality.GARBAGE
+    assert judge(ok_day(driving_samples=150.0, coolant_sd=0.0)) is Quality.OK  # a short warm drive can be flat
+
+
+def test_a_day_without_driving_or_parked_voltage_is_sparse() -> None:
+    assert judge(ok_day(drive_min=1.0, driving_samples=60.0, rest_v=None)) is Quality.SPARSE
+    assert judge({}) is Quality.SPARSE
+
+
+def test_a_parked_day_with_battery_readings_is_still_worth_scoring() -> None:
+    assert judge(ok_day(drive_min=0.0, driving_samples=0.0, rpm_sd=None, coolant_sd=None)) is Quality.OK
+
+
+# --- health indexes -----------------------------------------------------------------------------------------
+
+HEALTHY: Features = {
+    "drive_min": 40.0,
+    "crank_sag_v": 1.6,
+    "cold_start_c": 12.0,
+    "air_c": 10.0,
+    "charge_v_p10": 14.1,
+    "coolant_max": 93.0,
+    "coolant_warm_mean": 88.0,
+    "trim_idle": 2.0,
+    "trim_warm": 1.5,
+    "misfire_worst_per_h": 3.0,
+    "misfire_others_per_h": 2.0,
+    "o2_ratio": 0.1,
+    "o2_samples": 600.0,
+}
+
+
+def index_of(mode: FailureMode, features: Features) -> float:
+    value = INDEXES[mode].index(features)
+    assert value is not None, f"{mode} has no index for {features}"
+    return value
+
+
+def test_every_failure_mode_has_a_health_index() -> None:
+    assert set(INDEXES) == set(FailureMode)
+    assert all(spec.mode is mode and spec.floor > 0 for mode, spec in INDEXES.items())
+
+
+@pytest.mark.parametrize("mode", list(FailureMode))
+def test_a_healthy_day_has_every_index(mode: FailureMode) -> None:
+    assert math.isfinite(index_of(mode, HEALTHY))
+
+
+@pytest.mark.parametrize("mode", list(FailureMode))
+def test_no_index_without_its_inputs(mode: FailureMode) -> None:
+    spec = INDEXES[mode]
+    assert spec.index({}) is None
+    assert spec.index(dict.fromkeys(HEALTHY, None)) is None
+    assert spec.index(dict.fromkeys(HEALTHY, math.nan)) is None
+    if spec.covariate is not None:
+        assert spec.covariate({}) is None
+
+
+@pytest.mark.parametrize(
+    ("mode", "change"),
+    [
+        (FailureMode.BATTERY, {"crank_sag_v": 2.4}),  # the voltage dips deeper while cranking
+        (FailureMode.CHARGING_SYSTEM, {"charge_v_p10": 13.3}),  # the alternator charges at a lower voltage
+        (FailureMode.THERMOSTAT, {"coolant_max": 72.0}),  # a 40-minute drive and the engine never got warm
+        (FailureMode.OVERHEATING, {"coolant_warm_mean": 94.0}),  # the warm engine runs hotter
+        (FailureMode.FUEL_LEAN, {"trim_idle": 11.0}),  # the ECU adds fuel at idle
+        (FailureMode.FUEL_LEAN, {"trim_idle": None, "trim_warm": 11.0}),  # no idle: the warm trim instead
+        (FailureMode.MISFIRE, {"misfire_worst_per_h": 40.0}),  # one cylinder misfires more than the others
+        (FailureMode.CATALYST, {"o2_ratio": 0.8}),  # the rear O2 swings like the front
+    ],
+)
+def test_each_index_moves_towards_the_fault(mode: FailureMode, change: Features) -> None:
+    assert index_of(mode, {**HEALTHY, **change}) > index_of(mode, HEALTHY)
+
+
+def test_misfire_on_every_cylinder_alike_is_not_one_bad_coil() -> None:
+    everywhere = {**HEALTHY, "misfire_worst_per_h": 40.0, "misfire_others_per_h": 40.0}
+    one_cylinder = {**HEALTHY, "misfire_worst_per_h": 40.0}
+    assert index_of(FailureMode.MISFIRE, everywhere) < index_of(FailureMode.MISFIRE, one_cylinder)
+
+
+@pytest.mark.parametrize(
+    ("mode", "change"),
+    [
+        (FailureMode.THERMOSTAT, {"drive_min": 12.0, "coolant_max": 60.0}),  # a short trip is cold anyway
+        (FailureMode.OVERHEATING, {"drive_min": 5.0}),
+        (FailureMode.MISFIRE, {"drive_min": 5.0}),
+        (FailureMode.CATALYST, {"o2_samples": 4.0}),
+        (FailureMode.BATTERY, {"crank_sag_v": 0.02}),  # no real crank seen that day
+    ],
+)
+def test_too_little_evidence_gives_no_index(mode: FailureMode, change: Features) -> None:
+    assert INDEXES[mode].index({**HEALTHY, **change}) is None
+
+
+def test_a_well_warmed_engine_has_no_warm_up_deficit() -> None:
+    assert index_of(FailureMode.THERMOSTAT, HEALTHY) == 0.0
+    assert index_of(FailureMode.THERMOSTAT, {**HEALTHY, "coolant_max": 72.0}) == pytest.approx(16.0)
+
+
+def test_the_battery_covariate_is_the_cold_at_start() -> None:
+    spec = INDEXES[FailureMode.BATTERY]
+    assert spec.covariate is not None
+    assert spec.covariate({**HEALTHY, "cold_start_c": -12.0}) == -12.0
+    assert spec.covariate({**HEALTHY, "cold_start_c": 70.0}) == 25.0  # a hot restart is not "warmer weather"

@@ -1,0 +1,174 @@
+"""Model files (save, load, the shipped one) and training on a tiny synthetic fleet."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+
+import predict.model
+from predict.catalog import FailureMode
+from predict.detect import ModeParams
+from predict.engine import Engine
+from predict.evaluation import Fault
+from predict.features import Features, Quality, VehicleDay
+from predict.model import Calibration, Model, shipped, untrained
+from predict.train import MIN_THRESHOLD, fit_slopes, train
+
+D0 = date(2026, 1, 1)
+
+
+def day(n: int) -> date:
+    return D0 + timedelta(days=n)
+
+
+def sample_model(version: str = "pitcall-2026.01.15a") -> Model:
+    return Model(
+        version=version,
+        params={
+            FailureMode.BATTERY: ModeParams(threshold=3.4, slope=-0.0165, covariate_ref=6.6, failure_z=13.8),
+            FailureMode.MISFIRE: ModeParams(threshold=4.2),
+        },
+        calibration={FailureMode.BATTERY: Calibration(-1.6, 1.3, 2.9, 0.5)},
+        trained_on={"from": "2025-09-01", "to": "2025-12-31", "vehicles": 120, "faults": 14},
+        metrics={"battery": {"healthy_z_max": 2.9, "healthy_z_q999": None}},
+    )
+
+
+def test_a_saved_model_loads_back_unchanged(tmp_path: Path) -> None:
+    model = sample_model()
+    path = model.save(tmp_path / "m.json")
+    assert Model.load(path) == model
+    loaded = Model.load(path)
+    assert loaded.mode(FailureMode.BATTERY).slope == -0.0165
+    assert loaded.mode(FailureMode.CATALYST) == ModeParams()  # modes it does not name get the defaults
+    assert loaded.calibrated(FailureMode.MISFIRE) == Calibration()
+
+
+def test_shipped_loads_the_newest_model_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(predict.model, "MODELS_DIR", tmp_path)
+    assert shipped() == untrained()
+    for version in ("pitcall-2026.01.15a", "pitcall-2026.02.01a", "pitcall-2026.01.20b"):
+        sample_model(version).save(tmp_path / f"{version}.json")
+    assert shipped().version == "pitcall-2026.02.01a"
+
+
+def test_the_model_in_the_repository_covers_every_mode() -> None:
+    model = shipped()
+    assert model.version != "untrained"
+    assert set(model.params) == set(FailureMode)
+    assert all(p.threshold >= MIN_THRESHOLD and p.failure_z > p.threshold for p in model.params.values())
+
+
+# --- training ---------------------------------------------------------------------------------------------
+
+
+def healthy(vehicle_id: int, n: int, rng: random.Random, *, air: float) -> Features:
+    """An ordinary day; the charging voltage sags 0.01 V per °C warmer (a real confounder)."""
+    return {
+        "last_epoch": datetime.combine(day(n), time(18), UTC).timestamp(),
+        "drive_min": 45.0,
+        "crank_sag_v": (1.4 + 0.05 * vehicle_id) * math.exp(rng.gauss(0.0, 0.02)),
+        "cold_start_c": air + 2.0,
+        "air_c": air,
+        "charge_v_p10": 14.0 + 0.04 * vehicle_id - 0.01 * air + rng.gauss(0.0, 0.02),
+        "coolant_max": 93.0 + rng.gauss(0.0, 1.0),
+        "coolant_warm_mean": 88.0 + rng.gauss(0.0, 0.15),
+        "trim_idle": 2.0 + rng.gauss(0.0, 0.3),
+        "misfire_worst_per_h": 3.0 + rng.uniform(0, 0.5),
+        "misfire_others_per_h": 2.0 + rng.uniform(0, 0.5),
+        "o2_ratio": 0.1 + rng.gauss(0.0, 0.01),
+        "o2_samples": 600.0,
+    }
+
+
+def fleet(*, days: int = 60, sick: int | None = None, seed: int = 21) -> tuple[list[VehicleDay], list[Fault]]:
+    """Six cars of one store; each vehicle has its own climate (a between-car confound); car 2's battery has
+    an odd but harmless few days (a cold garage while the owner was away); `sick`'s battery sag grows from
+    day 30 and fails on day 55."""
+    rng = random.Random(seed)
+    out = []
+    for vehicle_id in range(1, 7):
+        for n in range(days):
+            air = 5.0 * vehicle_id + 8.0 * math.sin(n / 6) + rng.gauss(0.0, 2.0)
+            features = healthy(vehicle_id, n, rng, air=air)
+            if vehicle_id == 2 and 40 <= n <= 42:
+                sag = features["crank_sag_v"]
+                assert sag is not None
+                features["crank_sag_v"] = sag * math.exp(0.24)
+            if vehicle_id == sick and n > 30:
+                sag = features["crank_sag_v"]
+                assert sag is not None
+                features["crank_sag_v"] = sag * math.exp(0.04 * (n - 30))
+                features["charge_v_p10"] = 11.0  # wild values that must not leak into the healthy slope
+            out.append(VehicleDay(vehicle_id, day(n), features, Quality.OK))
+    faults = []
+    if sick is not None:
+        onset = datetime.combine(day(31), time(0), UTC)
+        faults.append(Fault(sick, FailureMode.BATTERY, onset, onset + timedelta(days=24)))
+        faults.append(Fault(sick, FailureMode.CHARGING_SYSTEM, onset, onset + timedelta(days=24)))
+    return out, faults
+
+
+def test_fit_slopes_recovers_the_weather_slope_within_each_car() -> None:
+    days, faults = fleet(sick=3)
+    slopes = fit_slopes(days, faults)
+    slope, reference = slopes[FailureMode.CHARGING_SYSTEM]
+    assert slope == pytest.approx(0.01, abs=0.002)  # index is -volts: warmer air, lower voltage, higher index
+    healthy_air = [d.features["air_c"] for d in days if d.vehicle_id != 3]
+    assert reference == pytest.approx(sum(a for a in healthy_air if a is not None) / len(healthy_air))
+    assert set(slopes) == {FailureMode.BATTERY, FailureMode.CHARGING_SYSTEM, FailureMode.THERMOSTAT,
+                           FailureMode.OVERHEATING}  # fmt: skip
+    assert slopes[FailureMode.BATTERY][0] == pytest.approx(0.0, abs=0.003)  # no cold effect was simulated
+
+
+def test_fit_slopes_ignores_garbage_days_and_cars_with_too_few_days() -> None:
+    days, faults = fleet()
+    spoiled = [
+        VehicleDay(d.vehicle_id, d.day, {**d.features, "charge_v_p10": 5.0}, Quality.GARBAGE)
+        if d.day.day % 3 == 0
+        else d
+        for d in days
+    ]
+    few = [VehicleDay(99, day(n), {"air_c": float(n), "charge_v_p10": 14.0 - n}, Quality.OK) for n in range(9)]
+    slope, _ = fit_slopes(spoiled + few, faults)[FailureMode.CHARGING_SYSTEM]
+    assert slope == pytest.approx(0.01, abs=0.002)
+
+
+def test_train_sets_usable_thresholds_and_calibration_for_every_mode() -> None:
+    days, faults = fleet(sick=4)
+    store_of = {v: 1 for v in range(1, 7)}
+    model = train(days, faults, store_of, version="test-train", data_range=(day(0), day(59)))
+    assert model.version == "test-train"
+    assert set(model.params) == set(FailureMode) == set(model.calibration)
+    for mode, params in model.params.items():
+        assert params.threshold >= MIN_THRESHOLD, mode
+        assert params.failure_z > params.threshold, mode
+    assert model.params[FailureMode.CHARGING_SYSTEM].slope == pytest.approx(0.01, abs=0.002)
+    battery_metrics = model.metrics["battery"]
+    assert isinstance(battery_metrics, dict)
+    assert battery_metrics["positive_days_above_threshold"] > 0
+    healthy_max = battery_metrics["healthy_z_max"]
+    assert isinstance(healthy_max, float) and healthy_max > 3.0  # car 2's harmless episode
+    assert model.params[FailureMode.BATTERY].threshold >= 1.15 * healthy_max  # set above it, with a margin
+    battery = model.calibrated(FailureMode.BATTERY)
+    assert battery != Calibration()  # fitted by the logistic regression, not the defaults
+    assert battery.z_coef > 0  # a higher z means a likelier fault
+    assert model.trained_on == {"from": "2026-01-01", "to": "2026-03-01", "vehicles": 6, "faults": 2}
+
+
+def test_a_trained_model_flags_the_failing_car_and_not_the_healthy_ones() -> None:
+    days, faults = fleet(sick=4)
+    store_of = {v: 1 for v in range(1, 7)}
+    model = train(days, faults, store_of, version="test-train", data_range=(day(0), day(59)))
+    engine = Engine(model, store_of)
+    flagged = set()
+    for n in range(60):
+        for vday in (d for d in days if d.day == day(n)):
+            engine.add(vday)
+        flagged |= {(f.vehicle_id, f.mode) for f in engine.score_day(day(n))}
+    assert (4, FailureMode.BATTERY) in flagged
+    assert {v for v, _ in flagged} == {4}
