@@ -39,7 +39,7 @@ from predict.evaluation import (
 from predict.model import Model
 from predict.service import replay, stored_days
 from simulators.bulk_load import register
-from simulators.delivery import DeliveryPlan
+from simulators.delivery import Delivered, DeliveryPlan
 from simulators.history import Cadence
 from simulators.outputs import HistoryStats, MqttSink, run_history
 from simulators.scenario import FleetPlan, SimCar, build_fleet
@@ -137,16 +137,40 @@ def _through_ingest(
     settings: ToolSettings, url: str, plan: FleetPlan, cadence: Cadence, workers: int, db: Engine
 ) -> HistoryStats:
     prefix = f"pitcall-eval-{os.getpid()}/v1"
-    with _ingest(settings, url, prefix=prefix, max_age_days=(datetime.now(UTC).date() - plan.start).days + 5):
+    max_age_days = (datetime.now(UTC).date() - plan.start).days + 5
+    with _ingest(settings, url, prefix=prefix, max_age_days=max_age_days) as ingest:
         sink = MqttSink.connect(
             host=settings.mqtt_host,
             port=settings.mqtt_port,
             client_id=f"pitcall-eval-sim-{os.getpid()}",
             prefix=prefix,
         )
-        stats = run_history(plan, cadence, sink, delivery=DeliveryPlan(), workers=workers, progress=True)
+        paced = PacedSink(sink, ingest)
+        stats = run_history(plan, cadence, paced, delivery=DeliveryPlan(), workers=workers, progress=True)
         _wait_until_stored(db, expected=stats.samples)
     return stats
+
+
+class PacedSink:
+    """Hold the publisher back while ingest is behind, so the broker's per-session queue never overflows.
+
+    Mosquitto queues at most `max_queued_messages` (1,000 by default) for a subscriber beyond its
+    in-flight window and drops the rest; a dongle fleet never publishes months in minutes, a history
+    run does. The gap between published and received messages is kept under `max_gap`."""
+
+    def __init__(self, sink: MqttSink, ingest: IngestProcess, *, max_gap: int = 1500, check_every: int = 250) -> None:
+        self.sink, self.ingest, self.max_gap, self.check_every = sink, ingest, max_gap, check_every
+        self.sent = 0
+
+    def send(self, item: Delivered) -> None:
+        self.sink.send(item)
+        self.sent += 1
+        if self.sent % self.check_every == 0:
+            while self.sent - (self.ingest.metric("pitcall_ingest_messages_received") or 0.0) > self.max_gap:
+                time.sleep(0.02)
+
+    def close(self) -> None:
+        self.sink.close()
 
 
 @contextmanager

@@ -43,7 +43,7 @@ class Engine:
     store_of: dict[int, int]  # vehicle id -> store id (the store is the climate cohort)
     points: dict[tuple[int, FailureMode], list[Point]] = field(default_factory=lambda: defaultdict(list))
     days: dict[tuple[int, date], VehicleDay] = field(default_factory=dict)
-    garbage: dict[int, list[date]] = field(default_factory=lambda: defaultdict(list))
+    garbage: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
 
     def add(self, vday: VehicleDay) -> None:
         """Take in a vehicle-day (re-adding the same day replaces it)."""
@@ -52,9 +52,10 @@ class Engine:
             for mode in FailureMode:
                 pts = self.points[(vday.vehicle_id, mode)]
                 pts[:] = [p for p in pts if p.day != vday.day]
+            self.garbage[vday.vehicle_id].discard(vday.day)
         self.days[key] = vday
         if vday.quality is Quality.GARBAGE:
-            self.garbage[vday.vehicle_id].append(vday.day)
+            self.garbage[vday.vehicle_id].add(vday.day)
             return
         for mode, spec in INDEXES.items():
             index = spec.index(vday.features)
@@ -81,7 +82,7 @@ class Engine:
             params = self.model.mode(mode)
             scores: dict[int, Score] = {}
             for (vehicle_id, m), pts in self.points.items():
-                if m is not mode or not pts or pts[-1].day < day:
+                if m is not mode or not pts or (vehicle_id, day) not in self.days:
                     continue
                 if (s := score(pts, day, params, floor=spec.floor)) is not None:
                     scores[vehicle_id] = s

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from predict import alerts
@@ -45,23 +45,24 @@ def store_of_vehicles(conn: Connection) -> dict[int, int]:
     return {r.id: r.store_id for r in conn.execute(select(vehicles.c.id, vehicles.c.store_id))}
 
 
+SAVE_CHUNK = 2000  # rows per INSERT (PostgreSQL takes at most 65,535 parameters)
+
+
 def save_days(conn: Connection, days: list[VehicleDay]) -> None:
     """Upsert the features of these vehicle-days."""
-    if not days:
-        return
-    rows = [{"vehicle_id": d.vehicle_id, "day": d.day, "features": _features_json(d), "quality": d.quality.value}
-            for d in days]  # fmt: skip
-    stmt = insert(vehicle_day_features).values(rows)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["vehicle_id", "day"],
-            set_={
-                "features": stmt.excluded.features,
-                "quality": stmt.excluded.quality,
-                "computed_at": stmt.excluded.computed_at,
-            },
+    for first in range(0, len(days), SAVE_CHUNK):
+        rows = [
+            {"vehicle_id": d.vehicle_id, "day": d.day, "features": _features_json(d), "quality": d.quality.value}
+            for d in days[first : first + SAVE_CHUNK]
+        ]
+        stmt = insert(vehicle_day_features).values(rows)
+        excluded = stmt.excluded
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["vehicle_id", "day"],
+                set_={"features": excluded.features, "quality": excluded.quality, "computed_at": func.now()},
+            )
         )
-    )
 
 
 def _features_json(day: VehicleDay) -> dict[str, Any]:

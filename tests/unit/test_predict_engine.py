@@ -208,12 +208,6 @@ def test_re_adding_a_day_replaces_it() -> None:
     assert len(series) == DAYS and len({p.day for p in series}) == DAYS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Engine.all_scores skips a vehicle when its *last appended* point is older than the day "
-    "(`pts[-1].day < day`); re-adding (or adding late) an earlier day appends it at the end, so the car "
-    "is silently never scored again on its newer days",
-)
 def test_re_adding_an_earlier_day_keeps_the_car_scored_on_later_days() -> None:
     engine, days = sick_engine()
     assert battery_finding(engine, DAYS - 1) is not None
@@ -221,11 +215,6 @@ def test_re_adding_an_earlier_day_keeps_the_car_scored_on_later_days() -> None:
     assert battery_finding(engine, DAYS - 1) is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Engine.add appends to `garbage` on every add without removing the day first, so re-adding one "
-    "garbage day three times counts as three garbage days in data_quality_issues",
-)
 def test_re_adding_one_garbage_day_is_still_one_garbage_day() -> None:
     rng = random.Random(9)
     engine = Engine(MODEL, STORE)
