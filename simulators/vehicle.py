@@ -155,6 +155,7 @@ class VehicleSim:
         rng = random.Random(f"{self.seed}:{trip.start.isoformat()}")
         speeds = speed_trace(trip, self.seed)
         stats = TripStats(start_coolant_c=coolant)
+        sev = {mode: self.severity(mode, trip.start) for mode in FailureMode}  # wear moves over days, not minutes
         revs = 0.0
         load_sum = 0.0
         for second in range(0, len(speeds), step_s):
@@ -170,8 +171,8 @@ class VehicleSim:
                 maf_g_s=maf,
                 speed_kmh=speed,
                 seconds=float(step_s),
-                stuck_open=self.severity(FailureMode.THERMOSTAT, when),
-                cooling_loss=self.severity(FailureMode.OVERHEATING, when),
+                stuck_open=sev[FailureMode.THERMOSTAT],
+                cooling_loss=sev[FailureMode.OVERHEATING],
             )
             revs += rpm / 60.0 * step_s
             load_sum += load * step_s
@@ -188,8 +189,10 @@ class VehicleSim:
                 slow=second % 60 == 0,
                 step_s=step_s,
                 stats=stats,
+                severity=sev,
+                sampled=second % sample_every_s == 0,
             )
-            if second % sample_every_s == 0:
+            if readings is not None:
                 records.append(SimulatedRecord(when, readings))
         self.coolant_c = coolant
         self.soc = min(1.0, self.soc + 0.02 * len(speeds) / 600.0)
@@ -222,11 +225,14 @@ class VehicleSim:
         slow: bool,
         step_s: int,
         stats: TripStats,
-    ) -> Readings:
+        severity: dict[FailureMode, float],
+        sampled: bool,
+    ) -> Readings | None:
+        """Advance trims and the trip's monitors by one step; return the readings if this step is sampled."""
         required = required_trim_pct(
             maf_g_s=maf,
             load_pct=load,
-            vacuum_leak=self.severity(FailureMode.FUEL_LEAN, when),
+            vacuum_leak=severity[FailureMode.FUEL_LEAN],
             base_offset_pct=self.spec.base_trim_pct,
             ethanol_pct=self.spec.ethanol_pct,
         )
@@ -237,19 +243,21 @@ class VehicleSim:
         front, rear = o2_voltages(
             phase=rng.uniform(0, 2 * math.pi),
             catalyst_c=cat_c,
-            degradation=self.severity(FailureMode.CATALYST, when),
+            degradation=severity[FailureMode.CATALYST],
             noise=rng.gauss(0, 0.02),
         )
         volts = charging_v(
             temp_c=air,
             electrical_load=0.35 + (0.3 if when.hour >= 18 or when.hour < 6 else 0.0),
             rpm=rpm,
-            fault=self.severity(FailureMode.CHARGING_SYSTEM, when),
+            fault=severity[FailureMode.CHARGING_SYSTEM],
         )
         stats.step(
             minutes=minutes, coolant_c=coolant, rpm=rpm, volts=volts, total_trim_pct=short_term + self.long_term_trim
         )
         stats.o2(front, rear, cat_c)
+        if not sampled:
+            return None
         readings: Readings = {
             "RPM": round(rpm + rng.gauss(0, 15), 1),
             "SPEED": round(speed),
