@@ -166,7 +166,7 @@ class PacedSink:
         self.sink.send(item)
         self.sent += 1
         if self.sent % self.check_every == 0:
-            while self.sent - (self.ingest.metric("pitcall_ingest_messages_received") or 0.0) > self.max_gap:
+            while self.sent - (self.ingest.metric("pitcall_ingest_messages_received_total") or 0.0) > self.max_gap:
                 time.sleep(0.02)
 
     def close(self) -> None:

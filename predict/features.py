@@ -150,6 +150,8 @@ def derive(row: Mapping[Any, Any]) -> Features:
         minutes = max(features["drive_min"] or 0.0, 1.0)
         features["misfire_worst_per_h"] = 60.0 * worst / minutes
         features["misfire_others_per_h"] = 60.0 * sorted(others)[len(others) // 2] / minutes
+        features["misfire_worst"] = worst
+        features["misfire_others_mean"] = sum(others) / len(others)
         features["misfire_worst_cyl"] = float(
             1 + [raw.get(f"misfire_c{i}") for i in range(1, MAX_CYLINDERS + 1)].index(worst)
         )

@@ -38,12 +38,17 @@ def _crank_sag(f: Features) -> float | None:
 
 
 def _cold_start(f: Features) -> float | None:
-    temp = _get(f, "cold_start_c")
-    return min(temp, 25.0) if temp is not None else None
+    """The temperature of the day's coldest crank: the engine at its first start, bounded by the day's air
+    (when the first samples of a cold start are missing, the coolant minimum is a warm restart's)."""
+    temps = [t for t in (_get(f, "cold_start_c"), _get(f, "air_c")) if t is not None]
+    return min(*temps, 25.0) if temps else None
 
 
 def _charging(f: Features) -> float | None:
-    volts = _get(f, "charge_v_p10")
+    """The regulated system voltage above 1,500 rpm (where a healthy alternator always keeps up), lower
+    as brushes and regulator wear; the day's 10th percentile when the engine never revved that high."""
+    volts = _get(f, "charge_v_high_rpm")
+    volts = volts if volts is not None else _get(f, "charge_v_p10")
     return -volts if volts is not None else None
 
 
@@ -69,10 +74,12 @@ def _lean(f: Features) -> float | None:
 
 
 def _misfire(f: Features) -> float | None:
-    worst, others = _get(f, "misfire_worst_per_h"), _get(f, "misfire_others_per_h")
+    """How far the worst cylinder's Mode 06 count stands out of its siblings', in Poisson standard
+    deviations: a coil or plug failing on one cylinder, not damp weather or a short day on all of them."""
+    worst, others = _get(f, "misfire_worst"), _get(f, "misfire_others_mean")
     if worst is None or others is None or (_get(f, "drive_min") or 0.0) < 10:
         return None
-    return math.log1p(worst) - math.log1p(others)
+    return (worst - others) / math.sqrt(others + 1.0)
 
 
 def _o2_ratio(f: Features) -> float | None:
@@ -83,11 +90,11 @@ INDEXES: dict[FailureMode, IndexSpec] = {
     spec.mode: spec
     for spec in (
         IndexSpec(FailureMode.BATTERY, "log cranking sag", "log V", _crank_sag, _cold_start, 0.06, math.log(3.6)),
-        IndexSpec(FailureMode.CHARGING_SYSTEM, "-charging voltage p10", "-V", _charging, _air, 0.08, -13.2),
+        IndexSpec(FailureMode.CHARGING_SYSTEM, "-regulated voltage", "-V", _charging, _air, 0.04, -13.5),
         IndexSpec(FailureMode.THERMOSTAT, "warm-up deficit below 88 °C", "°C", _warmup_deficit, _air, 3.0, 15.0),
-        IndexSpec(FailureMode.OVERHEATING, "warm coolant mean", "°C", _hot, _air, 0.4, 100.0),
+        IndexSpec(FailureMode.OVERHEATING, "warm coolant mean", "°C", _hot, _air, 0.6, 100.0),
         IndexSpec(FailureMode.FUEL_LEAN, "warm idle fuel trim", "%", _lean, None, 1.0, 15.0),
-        IndexSpec(FailureMode.MISFIRE, "worst cylinder vs the others", "log", _misfire, None, 0.4, math.log1p(60.0)),
+        IndexSpec(FailureMode.MISFIRE, "worst cylinder's excess misfires", "σ", _misfire, None, 1.0, 10.0),
         IndexSpec(FailureMode.CATALYST, "rear/front O2 swing ratio", "ratio", _o2_ratio, None, 0.03, 0.5),
     )
 }  # fmt: skip

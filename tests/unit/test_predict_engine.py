@@ -48,6 +48,8 @@ def healthy(vehicle_id: int, n: int, rng: random.Random) -> Features:
         "trim_warm": 1.5 + rng.gauss(0.0, 0.3),
         "misfire_worst_per_h": 3.0 + rng.uniform(0, 0.5),
         "misfire_others_per_h": 2.0 + rng.uniform(0, 0.5),
+        "misfire_worst": 3.0 + rng.randint(0, 2),
+        "misfire_others_mean": 2.0 + rng.uniform(0, 0.5),
         "o2_ratio": 0.1 + rng.gauss(0.0, 0.01),
         "o2_samples": 600.0,
     }

@@ -83,6 +83,7 @@ def test_misfires_name_the_worst_cylinder_and_rates_are_per_driving_hour() -> No
     assert features["misfire_worst_cyl"] == 2.0
     assert features["misfire_worst_per_h"] == pytest.approx(90.0)  # 45 in half an hour
     assert features["misfire_others_per_h"] == pytest.approx(4.0)  # the middle of 0, 2, 4 per half hour
+    assert features["misfire_worst"] == 45.0 and features["misfire_others_mean"] == pytest.approx(2.0)
 
 
 def test_a_car_without_misfire_monitors_has_no_misfire_features() -> None:
@@ -153,6 +154,8 @@ HEALTHY: Features = {
     "trim_warm": 1.5,
     "misfire_worst_per_h": 3.0,
     "misfire_others_per_h": 2.0,
+    "misfire_worst": 3.0,
+    "misfire_others_mean": 2.0,
     "o2_ratio": 0.1,
     "o2_samples": 600.0,
 }
@@ -193,7 +196,7 @@ def test_no_index_without_its_inputs(mode: FailureMode) -> None:
         (FailureMode.OVERHEATING, {"coolant_warm_mean": 94.0}),  # the warm engine runs hotter
         (FailureMode.FUEL_LEAN, {"trim_idle": 11.0}),  # the ECU adds fuel at idle
         (FailureMode.FUEL_LEAN, {"trim_idle": None, "trim_warm": 11.0}),  # no idle: the warm trim instead
-        (FailureMode.MISFIRE, {"misfire_worst_per_h": 40.0}),  # one cylinder misfires more than the others
+        (FailureMode.MISFIRE, {"misfire_worst": 40.0}),  # one cylinder misfires more than the others
         (FailureMode.CATALYST, {"o2_ratio": 0.8}),  # the rear O2 swings like the front
     ],
 )
@@ -202,8 +205,8 @@ def test_each_index_moves_towards_the_fault(mode: FailureMode, change: Features)
 
 
 def test_misfire_on_every_cylinder_alike_is_not_one_bad_coil() -> None:
-    everywhere = {**HEALTHY, "misfire_worst_per_h": 40.0, "misfire_others_per_h": 40.0}
-    one_cylinder = {**HEALTHY, "misfire_worst_per_h": 40.0}
+    everywhere = {**HEALTHY, "misfire_worst": 40.0, "misfire_others_mean": 40.0}
+    one_cylinder = {**HEALTHY, "misfire_worst": 40.0}
     assert index_of(FailureMode.MISFIRE, everywhere) < index_of(FailureMode.MISFIRE, one_cylinder)
 
 
@@ -230,4 +233,6 @@ def test_the_battery_covariate_is_the_cold_at_start() -> None:
     spec = INDEXES[FailureMode.BATTERY]
     assert spec.covariate is not None
     assert spec.covariate({**HEALTHY, "cold_start_c": -12.0}) == -12.0
-    assert spec.covariate({**HEALTHY, "cold_start_c": 70.0}) == 25.0  # a hot restart is not "warmer weather"
+    # a hot restart (the cold start's samples missing) is not "warmer weather": the day's air bounds it
+    assert spec.covariate({**HEALTHY, "cold_start_c": 70.0}) == HEALTHY["air_c"]
+    assert spec.covariate({**HEALTHY, "cold_start_c": 70.0, "air_c": 31.0}) == 25.0
