@@ -233,11 +233,17 @@ def ingest() -> None:
 def demo(
     vehicles_count: Annotated[int, typer.Option("--vehicles")] = 20,
     minutes: Annotated[int, typer.Option(help="minutes of driving per vehicle")] = 10,
+    history_vehicles: Annotated[int, typer.Option(help="cars with months of history for prediction")] = 24,
+    history_days: Annotated[int, typer.Option(help="days of history for prediction (0: skip)")] = 60,
 ) -> None:
-    """Run the main job on local services: migrate, ingest, publish a simulated fleet, show rows arriving."""
+    """Run the main job on local services: ingest a simulated fleet live, then months of history with
+    failing parts through ingest and prediction, and show the alerts raised."""
     from pitcall.demo import run_demo
 
-    run_demo(ToolSettings(), vehicles=vehicles_count, minutes=minutes)
+    run_demo(
+        ToolSettings(), vehicles=vehicles_count, minutes=minutes, history_vehicles=history_vehicles,
+        history_days=history_days,
+    )  # fmt: skip
 
 
 @app.command("eval")

@@ -31,9 +31,16 @@ WHERE d.device_id = ANY(:devices)
 GROUP BY v.vin, car ORDER BY v.vin LIMIT 8
 """)
 SEED = 42
+ALERTS = text("""
+SELECT v.vin, a.mode, a.severity, a.confidence, a.days_to_failure, a.first_observed_at, a.state, a.evidence,
+       a.operation
+FROM alerts a JOIN vehicles v ON v.id = a.vehicle_id ORDER BY a.first_observed_at LIMIT 20
+""")
 
 
-def run_demo(settings: ToolSettings, *, vehicles: int, minutes: int) -> None:
+def run_demo(
+    settings: ToolSettings, *, vehicles: int, minutes: int, history_vehicles: int = 24, history_days: int = 60
+) -> None:
     if ensure_database(settings.database_url):
         console.print(f"created database {settings.database_url}")
     migrate.upgrade(settings.database_url)
@@ -62,6 +69,40 @@ def run_demo(settings: ToolSettings, *, vehicles: int, minutes: int) -> None:
         buckets = refresh_rollups(conn, now=datetime.now(UTC), settle=timedelta(hours=-1))
     console.print(f"hourly rollups refreshed for {buckets} vehicle-hours (view telemetry_hourly)")
     _show(settings, since=start, devices=[v.device_id for v in fleet])
+    if history_days:
+        _predict(settings, vehicles=history_vehicles, days=history_days)
+
+
+def _predict(settings: ToolSettings, *, vehicles: int, days: int) -> None:
+    """Months of a fleet with failing parts through broker and ingest, then prediction in data time."""
+    from pitcall.evaluate import HEADER, eval_database_url, run_eval, table_rows
+    from predict.model import shipped
+    from simulators.history import Cadence
+    from simulators.scenario import FleetPlan
+
+    console.print(f"\n[bold]prediction[/bold]: {vehicles} cars x {days} days of history (seeded faults) -> broker ->"
+                  " ingest -> TimescaleDB -> predict replay, in its own database")  # fmt: skip
+    plan = FleetPlan(seed=SEED, vehicles=vehicles, start=datetime.now(UTC).date() - timedelta(days=days + 1),
+                     days=days, prefix="demo-hist")  # fmt: skip
+    result = run_eval(settings, plan, model=shipped(), cadence=Cadence(sample_every_s=60), workers=2)
+    alerts_table = Table("vehicle", "mode", "severity", "conf.", "days to failure", "first seen", "state",
+                         "evidence", "operation", title="alerts raised (data time)")  # fmt: skip
+    with make_engine(eval_database_url(settings.database_url)).connect() as conn:
+        for row in conn.execute(ALERTS):
+            evidence = row.evidence
+            alerts_table.add_row(
+                row.vin, row.mode, row.severity, f"{row.confidence:.2f}",
+                "-" if row.days_to_failure is None else f"{row.days_to_failure:.0f}",
+                f"{row.first_observed_at:%Y-%m-%d}", row.state,
+                f"{evidence['signal']}: z {evidence['z']} (threshold {evidence['threshold_z']:.1f})", row.operation,
+            )  # fmt: skip
+    console.print(alerts_table)
+    scores = Table(*HEADER, title="scored against the fleet's ground truth")
+    for line in table_rows(result):
+        if line[0] == "all modes":
+            scores.add_row(*line)
+    console.print(scores)
+    console.print(f"query it: psql {eval_database_url(settings.database_url)} (tables alerts, vehicle_day_features)")
 
 
 def _wait_for_ingest(ingest: IngestProcess, *, expected: int, timeout_s: float = 120) -> None:

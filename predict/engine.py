@@ -44,6 +44,8 @@ class Engine:
     points: dict[tuple[int, FailureMode], list[Point]] = field(default_factory=lambda: defaultdict(list))
     days: dict[tuple[int, date], VehicleDay] = field(default_factory=dict)
     garbage: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
+    # (vehicle, mode) -> the day the part was found faulty and replaced: the history before it is another part's
+    repaired: dict[tuple[int, FailureMode], date] = field(default_factory=dict)
 
     def add(self, vday: VehicleDay) -> None:
         """Take in a vehicle-day (re-adding the same day replaces it)."""
@@ -84,7 +86,9 @@ class Engine:
             for (vehicle_id, m), pts in self.points.items():
                 if m is not mode or not pts or (vehicle_id, day) not in self.days:
                     continue
-                if (s := score(pts, day, params, floor=spec.floor)) is not None:
+                since = self.repaired.get((vehicle_id, mode))
+                history = pts if since is None else [p for p in pts if p.day > since]
+                if (s := score(history, day, params, floor=spec.floor)) is not None:
                     scores[vehicle_id] = s
             shifts = self._cohort_shifts(scores)
             for vehicle_id, s in scores.items():

@@ -48,6 +48,7 @@ class Model:
             "trained_on": self.trained_on,
             "metrics": self.metrics,
         }
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(body, indent=2, ensure_ascii=False, default=str) + "\n")
         return path
 

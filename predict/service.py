@@ -18,12 +18,14 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from predict import alerts
+from predict.catalog import FailureMode
 from predict.detect import BASELINE_SPAN_DAYS
 from predict.dtc_kb import Severity
 from predict.engine import Engine as ScoringEngine
 from predict.engine import Finding, operation_for
 from predict.features import Quality, VehicleDay, load_days
 from predict.model import Model
+from store.tables import alerts as alerts_table
 from store.tables import vehicle_day_features, vehicles
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,16 @@ class ReplayStats:
     updated: int = 0
     suppressed: int = 0
     garbage_vehicles: set[int] = field(default_factory=set)
+
+
+def repairs(conn: Connection) -> dict[tuple[int, FailureMode], date]:
+    """The latest confirmed repair per vehicle and mode (data time): baselines restart after it."""
+    query = (
+        select(alerts_table.c.vehicle_id, alerts_table.c.mode, func.max(alerts_table.c.closed_at))
+        .where(alerts_table.c.outcome == alerts.Outcome.CONFIRMED.value)
+        .group_by(alerts_table.c.vehicle_id, alerts_table.c.mode)
+    )
+    return {(v, FailureMode(m)): closed.date() for v, m, closed in conn.execute(query) if closed is not None}
 
 
 def store_of_vehicles(conn: Connection) -> dict[int, int]:
@@ -141,6 +153,8 @@ def _score_and_publish(
     stats: ReplayStats,
     after_day: DayHook | None,
 ) -> None:
+    with db.connect() as conn:
+        engine.repaired = repairs(conn)
     findings = engine.score_day(day)
     stats.days += 1
     stats.findings += len(findings)
