@@ -18,8 +18,9 @@ from predict import alerts
 from predict.catalog import FailureMode
 from predict.evaluation import Fault
 from predict.model import MODELS_DIR, Model, shipped
-from predict.service import replay, score_latest, store_of_vehicles, stored_days
+from predict.service import LiveScorer, replay, store_of_vehicles, stored_days
 from predict.train import train
+from simulators.climate import CHINA
 from store.db import make_engine
 from store.tables import devices
 
@@ -60,10 +61,11 @@ def run_command(
     """Score new data as it lands: every cycle, the last two local days of every vehicle."""
     model = _model(model_path)
     db = make_engine(ToolSettings().database_url)
+    scorer = LiveScorer(model)
     while True:
-        today = datetime.now(UTC).astimezone().date()
+        today = datetime.now(UTC).astimezone(CHINA).date()
         started = time.monotonic()
-        stats = score_latest(db, today=today, model=model)
+        stats = scorer.cycle(db, today=today)
         console.print(
             f"{datetime.now(UTC):%H:%M:%S} scored {stats.vehicle_days} vehicle-days in "
             f"{time.monotonic() - started:.1f}s: {stats.opened} opened, {stats.updated} updated"

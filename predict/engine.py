@@ -46,6 +46,7 @@ class Engine:
     garbage: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
     # (vehicle, mode) -> the day the part was found faulty and replaced: the history before it is another part's
     repaired: dict[tuple[int, FailureMode], date] = field(default_factory=dict)
+    dtc_days: dict[int, dict[date, VehicleDay]] = field(default_factory=lambda: defaultdict(dict))
 
     def add(self, vday: VehicleDay) -> None:
         """Take in a vehicle-day (re-adding the same day replaces it)."""
@@ -56,6 +57,9 @@ class Engine:
                 pts[:] = [p for p in pts if p.day != vday.day]
             self.garbage[vday.vehicle_id].discard(vday.day)
         self.days[key] = vday
+        self.dtc_days[vday.vehicle_id].pop(vday.day, None)
+        if vday.dtc_pending or vday.dtc_stored:
+            self.dtc_days[vday.vehicle_id][vday.day] = vday
         if vday.quality is Quality.GARBAGE:
             self.garbage[vday.vehicle_id].add(vday.day)
             return
@@ -149,8 +153,8 @@ class Engine:
     def _dtcs(self, vehicle_id: int, mode: FailureMode, day: date) -> tuple[list[str], list[str]]:
         pending: set[str] = set()
         stored: set[str] = set()
-        for (v, d), vday in self.days.items():
-            if v == vehicle_id and 0 <= (day - d).days < DTC_LOOKBACK_DAYS:
+        for d, vday in self.dtc_days.get(vehicle_id, {}).items():
+            if 0 <= (day - d).days < DTC_LOOKBACK_DAYS:
                 pending.update(c for c in vday.dtc_pending if confirms(mode, c))
                 stored.update(c for c in vday.dtc_stored if confirms(mode, c))
         return sorted(pending), sorted(stored)

@@ -172,18 +172,35 @@ def _score_and_publish(
             after_day(conn, day)
 
 
+@dataclass
+class LiveScorer:
+    """The running service's state: the scoring engine stays warm between cycles.
+
+    The first cycle reads the kept history (150 days of daily features) once; every cycle after
+    computes the features of the last two local days from the raw samples (late data included),
+    keeps them, and scores both days. New vehicles are picked up at each cycle."""
+
+    model: Model
+    engine: ScoringEngine | None = None
+
+    def cycle(self, db: Engine, *, today: date) -> ReplayStats:
+        stats = ReplayStats()
+        with db.begin() as conn:
+            store_of = store_of_vehicles(conn)
+            fresh = load_days(conn, first=today - timedelta(days=1), last=today)
+            save_days(conn, fresh)
+            history = [] if self.engine else stored_days(conn, first=today - timedelta(BASELINE_SPAN_DAYS), last=today)
+        if self.engine is None:
+            self.engine = ScoringEngine(self.model, store_of)
+        self.engine.store_of = store_of
+        for vday in [*history, *fresh]:
+            self.engine.add(vday)
+        for day in (today - timedelta(days=1), today):
+            _score_and_publish(db, self.engine, day, self.model, store_of, stats, None)
+        stats.vehicle_days = len(fresh)
+        return stats
+
+
 def score_latest(db: Engine, *, today: date, model: Model) -> ReplayStats:
-    """Re-score the last two data days against kept history (what `pitcall predict run` does each cycle)."""
-    stats = ReplayStats()
-    with db.begin() as conn:
-        store_of = store_of_vehicles(conn)
-        fresh = load_days(conn, first=today - timedelta(days=1), last=today)
-        save_days(conn, fresh)
-        history = stored_days(conn, first=today - timedelta(days=BASELINE_SPAN_DAYS), last=today)
-    engine = ScoringEngine(model, store_of)
-    for vday in history:
-        engine.add(vday)
-    for day in (today - timedelta(days=1), today):
-        _score_and_publish(db, engine, day, model, store_of, stats, None)
-    stats.vehicle_days = len(fresh)
-    return stats
+    """One cold cycle of the running service (read history, re-score the last two data days)."""
+    return LiveScorer(model).cycle(db, today=today)
