@@ -21,7 +21,7 @@ from store.maintenance import refresh_rollups
 from store.provision_db import ensure_database
 from wire import DEFAULT_PREFIX
 
-console = Console()
+console = Console(width=160)
 LATEST = text("""
 SELECT v.vin, v.model AS car, count(t.*) AS samples, max(t.ts) AS last_ts,
        (array_agg(t.pids ORDER BY t.ts DESC))[1] AS latest
