@@ -11,38 +11,20 @@ from datetime import timedelta
 
 import orjson
 import psycopg
-from sqlalchemy import select
 
+from simulators.cli import CarRegistration, register_vehicles
 from simulators.history import Cadence, CarHistory
 from simulators.scenario import FleetPlan, SimCar, build_fleet
-from store import fleet as registry
-from store.db import make_engine
-from store.tables import devices
 from wire.v1 import TelemetryMessage
 
 
 def register(database_url: str, cars: Iterable[SimCar], *, store_code: str, store_name: str) -> dict[str, int]:
     """Register the cars and their dongles in a store (skip known ones); return vehicle id by device id."""
-    with make_engine(database_url).begin() as conn:
-        store_id = registry.ensure_store(
-            conn, group_name="Simulated dealer group", store_code=store_code, store_name=store_name
-        )
-        known = {r.device_id: r.vehicle_id for r in conn.execute(select(devices.c.device_id, devices.c.vehicle_id))}
-        for car in cars:
-            if car.device_id in known:
-                continue
-            vehicle_id = registry.add_vehicle(
-                conn,
-                store_id=store_id,
-                vin=car.vin,
-                make=car.model.make,
-                model=car.model.model,
-                year=car.year,
-                engine=car.model.engine,
-            )
-            registry.provision_device(conn, device_id=car.device_id, vin=car.vin)
-            known[car.device_id] = vehicle_id
-    return known
+    registrations = [CarRegistration.of(car) for car in cars]
+    ids, _created = register_vehicles(
+        database_url, registrations, store_code=store_code, store_name=store_name, group_name="Simulated dealer group"
+    )
+    return ids
 
 
 def bulk_load(

@@ -65,22 +65,34 @@ class CarRegistration:
         return cls(car.device_id, car.vin, car.model.make, car.model.model, car.year, car.model.engine)
 
 
-def provision_fleet(database_url: str, vehicles: Iterable[Registration]) -> int:
-    """Register the vehicles and dongles in the demo store; skip those that exist. Return new devices."""
+def register_vehicles(
+    database_url: str, vehicles: Iterable[Registration], *, store_code: str, store_name: str, group_name: str
+) -> tuple[dict[str, int], int]:
+    """Register vehicles and dongles in a store, skipping known dongles; return (vehicle id by dongle, new ones)."""
     created = 0
     with make_engine(database_url).begin() as conn:
-        store_id = registry.ensure_store(
-            conn, group_name="Demo dealer group", store_code=DEMO_STORE, store_name="上海浦东 4S 店 (demo)"
-        )
-        known = set(conn.scalars(select(devices.c.device_id)))
+        store_id = registry.ensure_store(conn, group_name=group_name, store_code=store_code, store_name=store_name)
+        known = {r.device_id: r.vehicle_id for r in conn.execute(select(devices.c.device_id, devices.c.vehicle_id))}
         for v in vehicles:
             if v.device_id in known:
                 continue
-            registry.add_vehicle(
+            known[v.device_id] = registry.add_vehicle(
                 conn, store_id=store_id, vin=v.vin, make=v.make, model=v.model, year=v.year, engine=v.engine
             )
             registry.provision_device(conn, device_id=v.device_id, vin=v.vin)
             created += 1
+    return known, created
+
+
+def provision_fleet(database_url: str, vehicles: Iterable[Registration]) -> int:
+    """Register the vehicles and dongles in the demo store; skip those that exist. Return new devices."""
+    _ids, created = register_vehicles(
+        database_url,
+        vehicles,
+        store_code=DEMO_STORE,
+        store_name="上海浦东 4S 店 (demo)",
+        group_name="Demo dealer group",
+    )
     return created
 
 
