@@ -42,7 +42,7 @@ from simulators.bulk_load import register
 from simulators.delivery import Delivered, DeliveryPlan
 from simulators.history import Cadence
 from simulators.outputs import HistoryStats, MqttSink, run_history
-from simulators.scenario import FleetPlan, SimCar, build_fleet
+from simulators.scenario import FleetPlan, SimCar, build_fleet, ground_truth
 from store import migrate
 from store.db import make_engine
 from store.provision_db import ensure_database
@@ -232,8 +232,6 @@ def _workshop(
 
 
 def truth_json(cars: list[SimCar]) -> str:
-    from simulators.scenario import ground_truth
-
     return json.dumps(ground_truth(cars), indent=2)
 
 

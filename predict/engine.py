@@ -107,7 +107,7 @@ class Engine:
 
     def _finding(self, vehicle_id: int, mode: FailureMode, s: Score, z: float) -> Finding:
         params, spec = self.model.mode(mode), INDEXES[mode]
-        pending, stored = self._dtcs(vehicle_id, mode, s.day)
+        pending, stored = self.confirming_dtcs(vehicle_id, mode, s.day)
         eta = days_to_failure(Score(s.day, z, s.level, s.baseline, s.scale, s.persistent, s.trend_per_day), params)
         critical = z >= 2 * params.threshold or bool(stored) or (eta is not None and eta <= 7)
         cal = self.model.calibrated(mode)
@@ -150,7 +150,8 @@ class Engine:
             evidence=evidence,
         )
 
-    def _dtcs(self, vehicle_id: int, mode: FailureMode, day: date) -> tuple[list[str], list[str]]:
+    def confirming_dtcs(self, vehicle_id: int, mode: FailureMode, day: date) -> tuple[list[str], list[str]]:
+        """The pending and stored codes confirming `mode` in the two weeks up to `day` (evidence, never a trigger)."""
         pending: set[str] = set()
         stored: set[str] = set()
         for d, vday in self.dtc_days.get(vehicle_id, {}).items():

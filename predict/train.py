@@ -91,7 +91,7 @@ def examples(days: list[VehicleDay], faults: list[Fault], model: Model, store_of
             mode_faults = windows.get((vehicle_id, mode), [])
             positive = any(f.onset - timedelta(days=3) <= at <= f.failure for f in mode_faults)
             healthy = not any(f.onset - timedelta(days=10) <= at <= f.failure + timedelta(days=10) for f in mode_faults)
-            pending, stored = engine._dtcs(vehicle_id, mode, day)
+            pending, stored = engine.confirming_dtcs(vehicle_id, mode, day)
             if not s.persistent:
                 z = min(z, model.mode(mode).threshold * 0.5)
             out.append(
