@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from predict.catalog import FailureMode
 from predict.dtc_kb import Severity as Severity  # re-exported: an alert's severity is a DTC's scale
+from store.outbox import emit
 from store.tables import LIVE_ALERT_PREDICATE, alert_transitions, alerts
 
 
@@ -325,8 +326,21 @@ def raise_alert(
         new_id = _insert_if_no_live(conn, draft)
         if new_id is not None:
             _record(conn, new_id, None, AlertState.OPEN, actor=f"predict:{draft.model_version}", at=draft.observed_at)
+            emit(conn, store_id=draft.store_id, event_type="alert.raised", subject_id=new_id, payload=_event(draft))
             return RaiseResult(RaiseOutcome.OPENED, new_id)
     raise AlertConflict(f"live {draft.mode} alert of vehicle {draft.vehicle_id} kept changing")
+
+
+def _event(draft: AlertDraft) -> dict[str, Any]:
+    return {
+        "vehicle_id": draft.vehicle_id,
+        "mode": draft.mode.value,
+        "severity": draft.severity,
+        "confidence": draft.confidence,
+        "observed_at": draft.observed_at.isoformat(),
+        "days_to_failure": draft.days_to_failure,
+        "operation": draft.operation,
+    }
 
 
 def _live_for_update(conn: Connection, draft: AlertDraft) -> AlertRow | None:
@@ -408,6 +422,20 @@ def transition(
         update(alerts).where(alerts.c.id == alert_id).values(**values, updated_at=func.now()).returning(alerts)
     ).one()
     _record(conn, alert_id, current, AlertState(to_state), actor=actor, at=at, note=reason)
+    emit(
+        conn,
+        store_id=updated.store_id,
+        event_type=f"alert.{AlertState(to_state).value}",
+        subject_id=alert_id,
+        payload={
+            "vehicle_id": updated.vehicle_id,
+            "mode": updated.mode,
+            "from": current.value,
+            "actor": actor,
+            "outcome": outcome,
+            "reason": reason,
+        },
+    )
     return _alert(updated)
 
 

@@ -73,7 +73,12 @@ customers = Table(
     Column("phone", String(32)),
     Column("email", String(254)),
     Column("preferred_language", String(2), nullable=False, server_default="zh"),
+    Column("preferred_channel", String(16), nullable=False, server_default="sms"),
+    Column("wechat_id", String(64)),
+    Column("consent_proactive_contact", Boolean, nullable=False, server_default=text("false")),
+    Column("consent_telematics", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint("preferred_language IN ('zh', 'en')", name="language"),
+    CheckConstraint("preferred_channel IN ('sms', 'email', 'wechat', 'phone')", name="channel"),
     _created_at(),
 )
 

@@ -8,12 +8,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from api.app import create_app
+from api.settings import ApiSettings
 from pitcall.local_devices import Elm327Emulator
 from pitcall.local_services import Broker, IngestProcess, PostgresCluster
 from store import migrate
 from store.db import sqlalchemy_url
+from tests.api_world import World, build_world
 from tests.helpers import FleetUnderTest, IngestFactory, provision, unique_prefix
 
 _databases = itertools.count()
@@ -95,3 +99,20 @@ def emulator() -> Iterator[Elm327Emulator]:
     instance.start()
     yield instance
     instance.destroy()
+
+
+@pytest.fixture
+def api_client(db_url: str) -> Iterator[TestClient]:
+    """The API app on a fresh database, called in-process (lifespan run, real database)."""
+    with TestClient(create_app(ApiSettings(database_url=db_url))) as client:
+        yield client
+
+
+@pytest.fixture
+def world(api_client: TestClient, db_url: str) -> World:
+    """Two stores of one group and a store of another group, with people, keys, vehicles and alerts."""
+    engine = create_engine(sqlalchemy_url(db_url))
+    with engine.begin() as conn:
+        stores, admin = build_world(conn)
+    engine.dispose()
+    return World(api_client, stores, admin)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from store import service_tables  # noqa: F401 (registers its tables on the metadata)
 from store.tables import metadata
 
 config = context.config

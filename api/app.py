@@ -1,0 +1,117 @@
+"""The FastAPI application: `/api/v1/...`, `/healthz`, `/readyz`, `/metrics` (and the console later)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from api import errors
+from api.alerts.router import router as alerts_router
+from api.auth.router import router as auth_router
+from api.bookings.router import router as bookings_router
+from api.capacity.router import router as capacity_router
+from api.customers.router import router as customers_router
+from api.db import make_engine
+from api.events.router import router as events_router
+from api.notifications.router import router as notifications_router
+from api.settings import ApiSettings
+from api.surveys.router import router as surveys_router
+from api.vehicles.router import router as vehicles_router
+from api.work_orders.router import router as work_orders_router
+
+ROUTERS: tuple[APIRouter, ...] = (
+    auth_router,
+    alerts_router,
+    events_router,
+    bookings_router,
+    work_orders_router,
+    surveys_router,
+    customers_router,
+    vehicles_router,
+    capacity_router,
+    notifications_router,
+)
+
+
+class Metrics:
+    """Request counters and latency per route template (not per raw path: ids would explode them)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "pitcall_api_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "pitcall_api_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    """Build the app; the engine is created in the lifespan (nothing connects at import)."""
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = make_engine(settings.database_url, pool_size=settings.pool_size)
+        try:
+            yield
+        finally:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="pitcall API",
+        version="1",
+        summary="Predictive maintenance for 4S dealerships: alerts, bookings, work orders, telemetry",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix="/api/v1")
+    _add_operations_routes(app)
+    return app
+
+
+def _add_operations_routes(app: FastAPI) -> None:
+    metrics: Metrics = app.state.metrics
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        metrics.latency.labels(request.method, template).observe(time.perf_counter() - started)
+        metrics.requests.labels(request.method, template, str(response.status_code)).inc()
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        """The database answers and is migrated."""
+        try:
+            with app.state.engine.connect() as conn:
+                version = conn.scalar(text("SELECT version_num FROM alembic_version"))
+        except SQLAlchemyError as exc:
+            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ready", "schema": version})
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,90 @@
+"""Log-in (OAuth2 password flow), the caller's identity, people and integration keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import select
+
+from api.auth import schemas, service
+from api.db import Db
+from api.deps import Anyone, Managers, Scope, Settings
+from api.errors import ERROR_RESPONSES, Forbidden, Invalid, NotFound
+from api.tenancy import Role
+from store.service_tables import api_keys
+
+router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)
+
+
+@router.post("/auth/token", response_model=schemas.TokenOut)
+def log_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: Db, settings: Settings) -> schemas.TokenOut:
+    """Exchange a username and password for a short-lived access token."""
+    principal = service.authenticate_user(db, username=form.username, password=form.password)
+    token = service.issue_token(
+        principal, secret=settings.jwt_secret.get_secret_value(), minutes=settings.token_minutes
+    )
+    return schemas.TokenOut(access_token=token.token, expires_at=token.expires_at)
+
+
+@router.get("/me", response_model=schemas.MeOut)
+def me(principal: Anyone) -> schemas.MeOut:
+    """Who the caller is and which stores they see."""
+    return schemas.MeOut(
+        kind=principal.kind,
+        id=principal.id,
+        name=principal.name,
+        role=principal.role,
+        group_id=principal.group_id,
+        store_id=principal.store_id,
+        store_ids=sorted(principal.store_ids),
+        language=principal.language,
+    )
+
+
+@router.post("/users", response_model=schemas.UserOut, status_code=status.HTTP_201_CREATED)
+def create_user(body: schemas.UserIn, db: Db, principal: Managers, scope: Scope) -> schemas.UserOut:
+    """Add a person to a store (service managers: their own store; group admins: any store of the group)."""
+    if body.role is Role.INTEGRATION:
+        raise Invalid("integrations use API keys, not users")
+    if body.role is Role.GROUP_ADMIN:
+        if principal.role is not Role.GROUP_ADMIN:
+            raise Forbidden("only a group admin may create a group admin")
+        store_id = None
+    else:
+        if body.store_id is None:
+            raise Invalid("store_id is required for this role")
+        store_id = scope.check(body.store_id)
+    user_id = service.create_user(
+        db,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        group_id=principal.group_id,
+        store_id=store_id,
+        display_name=body.display_name,
+        language=body.language,
+    )
+    return schemas.UserOut(id=user_id, username=body.username, role=body.role, store_id=store_id)
+
+
+@router.post("/api-keys", response_model=schemas.ApiKeyOut, status_code=status.HTTP_201_CREATED)
+def create_api_key(body: schemas.ApiKeyIn, db: Db, principal: Managers, scope: Scope) -> schemas.ApiKeyOut:
+    """Create a key for another system; the key is in this response only."""
+    if body.store_id is None and principal.role is not Role.GROUP_ADMIN:
+        raise Forbidden("only a group admin may create a group-wide key")
+    store_id = None if body.store_id is None else scope.check(body.store_id)
+    key = service.create_api_key(db, name=body.name, group_id=principal.group_id, store_id=store_id)
+    return schemas.ApiKeyOut(id=key.id, name=body.name, store_id=store_id, key=key.key)
+
+
+@router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_api_key(key_id: int, db: Db, principal: Managers, scope: Scope) -> None:
+    """Revoke a key at once."""
+    row = db.execute(select(api_keys).where(api_keys.c.id == key_id, api_keys.c.group_id == principal.group_id)).first()
+    if row is None or (row.store_id is not None and not scope.owns(row.store_id)):
+        raise NotFound(f"no API key {key_id}")
+    if row.store_id is None and principal.role is not Role.GROUP_ADMIN:
+        raise NotFound(f"no API key {key_id}")
+    service.revoke_api_key(db, key_id=key_id)

@@ -1,0 +1,9 @@
+"""Routes of the capacity domain (being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.errors import ERROR_RESPONSES
+
+router = APIRouter(tags=["capacity"], responses=ERROR_RESPONSES)
