@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from api.cli import keys_app, serve, users_app
 from ingest.settings import DEV_PASSWORD
 from pitcall import logs
 from pitcall.bench.cli import bench_app
@@ -44,8 +45,11 @@ for sub, name in (
     (simulate_app, "simulate"),
     (bench_app, "bench"),
     (predict_app, "predict"),
+    (users_app, "users"),
+    (keys_app, "keys"),
 ):
     app.add_typer(sub, name=name)
+app.command("api")(serve)
 console = Console(stderr=True)
 ROLLUP_BATCH = 5000  # vehicle-hours per rollup transaction
 
