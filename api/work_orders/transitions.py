@@ -1,0 +1,153 @@
+"""Move a work order through its states, with the effects of closing and cancelling.
+
+Closing (settlement → closed), in the request's one transaction: the alert the work order came from
+is resolved with the recorded outcome (predict/alerts.py, the label prediction trains on), the
+booking is completed, reservations not consumed are released, and the customer's survey is sent.
+Cancelling releases the reservations and cancels the booking with the same reason.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, update
+
+from api.errors import Conflict, Forbidden, Invalid
+from api.surveys.service import send_survey
+from api.tenancy import Principal, Role, StoreScope
+from api.work_orders.schemas import WorkOrderMoved
+from api.work_orders.service import get_detail, record_transition
+from api.work_orders.states import (
+    AlertOutcome,
+    IncompleteTransition,
+    InvalidTransition,
+    PlannedTransition,
+    WorkOrderFacts,
+    WorkOrderState,
+    allowed_next,
+    plan_transition,
+    technician_may,
+)
+from predict import alerts as lifecycle
+from predict.alerts import AlertState, Outcome
+from store.service_tables import bookings, part_reservations, part_stock, work_orders
+
+
+class InvalidTransitionError(Conflict):
+    code = "invalid_transition"
+
+
+class IncompleteTransitionError(Invalid):
+    code = "incomplete_transition"
+
+
+def facts_of(row: Any) -> WorkOrderFacts:
+    """Return what the state machine's rules need from a work order row."""
+    return WorkOrderFacts(
+        state=WorkOrderState(row.state),
+        findings=row.findings,
+        labour_hours=row.labour_hours,
+        from_alert=row.alert_id is not None,
+        alert_outcome=None if row.alert_outcome is None else AlertOutcome(row.alert_outcome),
+    )
+
+
+def _plan(row: Any, to: WorkOrderState, note: str | None, principal: Principal) -> PlannedTransition:
+    """Check the move: the state machine (409), then the caller's role (403), then what it needs (422)."""
+    facts = facts_of(row)
+    if principal.role is Role.TECHNICIAN and to in allowed_next(facts.state) and not technician_may(facts.state, to):
+        raise Forbidden(
+            f"a technician may not move a work order from {facts.state} to {to}",
+            details={"state": facts.state.value, "requested": to.value},
+        )
+    try:
+        return plan_transition(facts, to, note=note)
+    except InvalidTransition as exc:
+        allowed = [s.value for s in exc.allowed]
+        details = {"state": exc.current.value, "requested": exc.requested.value, "allowed": allowed}
+        raise InvalidTransitionError(str(exc), details=details) from exc
+    except IncompleteTransition as exc:
+        missing = {"state": exc.current.value, "requested": exc.requested.value, "missing": exc.missing}
+        raise IncompleteTransitionError(str(exc), details=missing) from exc
+
+
+def move(
+    conn: Connection,
+    *,
+    scope: StoreScope,
+    principal: Principal,
+    work_order_id: int,
+    to: WorkOrderState,
+    note: str | None,
+    now: datetime | None = None,
+) -> WorkOrderMoved:
+    """Apply one transition and its effects; return the work order (with the survey link on closing).
+
+    Raises InvalidTransitionError (409, with the allowed states), IncompleteTransitionError (422, with
+    what is missing) or Forbidden (a technician's move reserved for the service desk).
+    """
+    row = scope.get(conn, work_orders, work_order_id, what="work order", lock=True)
+    planned = _plan(row, to, note, principal)
+    at = now or datetime.now(UTC)
+    final = planned.closes or planned.cancels
+    conn.execute(
+        update(work_orders)
+        .where(work_orders.c.id == row.id)
+        .values(state=planned.to_state.value, updated_at=at, closed_at=at if final else None)
+    )
+    record_transition(conn, row, planned.from_state, planned.to_state, actor=principal.actor, at=at, note=planned.note)
+    survey_link = None
+    if planned.closes:
+        survey_link = _close(conn, row, actor=principal.actor, at=at)
+    elif planned.cancels:
+        _cancel(conn, row, reason=planned.note or "", at=at)
+    detail = get_detail(conn, scope=scope, work_order_id=work_order_id)
+    return WorkOrderMoved(**detail.model_dump(), survey_link=survey_link)
+
+
+def _close(conn: Connection, row: Any, *, actor: str, at: datetime) -> str:
+    if row.alert_id is not None:
+        _resolve_alert(conn, row.alert_id, Outcome(row.alert_outcome), actor=actor, at=at)
+    if row.booking_id is not None:
+        _finish_booking(conn, row.booking_id, state="completed", at=at)
+    return send_survey(conn, work_order_id=row.id, store_id=row.store_id, vehicle_id=row.vehicle_id, at=at)
+
+
+def _cancel(conn: Connection, row: Any, *, reason: str, at: datetime) -> None:
+    if row.booking_id is not None:
+        _finish_booking(conn, row.booking_id, state="cancelled", at=at, reason=reason)
+
+
+def _resolve_alert(conn: Connection, alert_id: int, outcome: Outcome, *, actor: str, at: datetime) -> None:
+    """Resolve the alert with the store's outcome; an alert already closed elsewhere keeps its label."""
+    alert = lifecycle.get_alert(conn, alert_id)
+    if alert.state in lifecycle.LIVE_STATES:
+        lifecycle.transition(conn, alert_id, AlertState.RESOLVED, actor=actor, at=at, outcome=outcome)
+
+
+def _finish_booking(conn: Connection, booking_id: int, *, state: str, at: datetime, reason: str | None = None) -> None:
+    values: dict[str, Any] = {"state": state, "updated_at": at}
+    if reason is not None:
+        values["cancel_reason"] = reason
+    conn.execute(update(bookings).where(bookings.c.id == booking_id, bookings.c.state == "in_service").values(**values))
+    release_reservations(conn, booking_id)
+
+
+def release_reservations(conn: Connection, booking_id: int) -> None:
+    """Release the booking's reservations that were not consumed, returning them to free stock."""
+    released = conn.execute(
+        update(part_reservations)
+        .where(part_reservations.c.booking_id == booking_id, part_reservations.c.state == "reserved")
+        .values(state="released")
+        .returning(part_reservations.c.store_id, part_reservations.c.part_no, part_reservations.c.qty)
+    ).all()
+    totals: dict[tuple[int, str], int] = {}
+    for r in released:
+        totals[(r.store_id, r.part_no)] = totals.get((r.store_id, r.part_no), 0) + r.qty
+    for (store_id, part_no), qty in sorted(totals.items()):
+        conn.execute(
+            update(part_stock)
+            .where(part_stock.c.store_id == store_id, part_stock.c.part_no == part_no)
+            .values(reserved=func.greatest(part_stock.c.reserved - qty, 0))
+        )
