@@ -24,7 +24,8 @@ from store.tables import customers, device_status, devices, dtc_events, rollup_i
 from tests.api_world import World
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)  # 08:00 in the stores' time zone (Asia/Shanghai)
-SAMPLES = [
+Sample = tuple[datetime, dict[str, float | None]]
+SAMPLES: list[Sample] = [
     (T0 + timedelta(minutes=10), {"COOLANT_TEMP": 80.0, "RPM": 800.0}),
     (T0 + timedelta(minutes=40), {"COOLANT_TEMP": 90.0, "RPM": 2400.0}),
     (T0 + timedelta(minutes=80), {"COOLANT_TEMP": 100.0, "RPM": None}),
@@ -32,7 +33,7 @@ SAMPLES = [
 ]
 
 
-def store_samples(db_url: str, vehicle_id: int, samples: Iterable[tuple[datetime, dict[str, Any]]]) -> None:
+def store_samples(db_url: str, vehicle_id: int, samples: Iterable[Sample]) -> None:
     """Write samples and their invalidated hours like ingest, then run the rollup job."""
     engine = make_engine(db_url)
     with engine.begin() as conn:
@@ -141,16 +142,13 @@ def test_hourly_series_reads_the_rollup_key(world: World, db_url: str) -> None:
 def test_latest_value_of_each_pid_within_the_lookback(world: World, db_url: str) -> None:
     a = world.stores["A"]
     now = datetime.now(UTC)
-    store_samples(
-        db_url,
-        a.vehicle_id,
-        [
-            (now - timedelta(days=10), {"INTAKE_TEMP": 30.0}),
-            (now - timedelta(hours=2), {"FUEL_LEVEL": 41.5}),
-            (now - timedelta(minutes=5), {"RPM": 800.0, "COOLANT_TEMP": 90.0}),
-            (now - timedelta(minutes=1), {"RPM": 850.0, "COOLANT_TEMP": None}),
-        ],
-    )
+    samples: list[Sample] = [
+        (now - timedelta(days=10), {"INTAKE_TEMP": 30.0}),
+        (now - timedelta(hours=2), {"FUEL_LEVEL": 41.5}),
+        (now - timedelta(minutes=5), {"RPM": 800.0, "COOLANT_TEMP": 90.0}),
+        (now - timedelta(minutes=1), {"RPM": 850.0, "COOLANT_TEMP": None}),
+    ]
+    store_samples(db_url, a.vehicle_id, samples)
     body = world.call("GET", f"/api/v1/vehicles/{a.vehicle_id}/latest", role=Role.INTEGRATION).json()
     readings = {r["pid"]: (r["value"], datetime.fromisoformat(r["ts"])) for r in body["readings"]}
     assert set(readings) == {"COOLANT_TEMP", "FUEL_LEVEL", "RPM"}  # INTAKE_TEMP is older than a week
