@@ -7,7 +7,12 @@ secret the API returned and answers with scripted statuses. Time moves by passin
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -324,3 +329,25 @@ def test_subscription_rules(world: World) -> None:
     assert created.json()["event_types"] == ["alert.raised", "work_order.*"]
     listed = world.call("GET", "/api/v1/webhooks", role=Role.INTEGRATION).json()["items"]
     assert "secret" not in listed[0]
+
+
+def test_notify_command_delivers_and_stops_on_sigterm(
+    world: World, db_url: str, engine: Engine, receivers: list[Receiver]
+) -> None:
+    receiver = _receiver(receivers, 200)
+    _subscribe(world, receiver, event_types=["alert.raised"])
+    command = "from api.notifications.cli import app; app(prog_name='pitcall notify')"
+    env = {**os.environ, "PITCALL_NOTIFY_DATABASE_URL": db_url, "PITCALL_NOTIFY_INTERVAL_S": "0.1"}
+    process = subprocess.Popen([sys.executable, "-c", command], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not receiver.calls and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)  # waiting for another process, not standing in for time
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, logs = process.communicate(timeout=30)
+    assert process.returncode == 0, logs
+    assert [c.event for c in receiver.calls] == ["alert.raised"]
+    messages = [json.loads(line)["msg"] for line in logs.splitlines() if line.startswith("{")]
+    assert "customer message" in messages  # the logging adapter's text messages
+    assert messages[-1] == "notifier stopped"
