@@ -41,6 +41,10 @@ class StoreWorld:
     def store_id(self) -> int:
         return self.workshop.store_id
 
+    def workshop_store_ids(self) -> set[int]:
+        """The stores this store's people see (their own)."""
+        return {self.workshop.store_id}
+
 
 def raise_test_alert(
     conn: Connection,

@@ -1,0 +1,201 @@
+"""Tenant isolation across every route, found from the app itself (a new route is checked without
+editing this file, or the test fails asking for its path parameter).
+
+A person or key of store A that reads, lists or changes anything of store B gets 404 (never B's data);
+store B's own manager reading the same URL does not get 404 (so the ids really are B's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+
+from api.tenancy import Role
+from store import fleet
+from store.db import make_engine
+from store.outbox import emit
+from store.service_tables import api_keys, bookings, deliveries, webhook_subscriptions, work_orders
+from tests.api_world import StoreWorld, World
+
+ROLES = (Role.SERVICE_MANAGER, Role.SERVICE_ADVISOR, Role.TECHNICIAN, Role.INTEGRATION)
+PUBLIC_PREFIXES = ("/api/v1/auth/token", "/api/v1/surveys/")
+
+
+class Ids(dict[str, Any]):
+    """Store B's ids by path-parameter / body-field name."""
+
+
+def _b_resources(db_url: str, b: StoreWorld) -> Ids:
+    engine = make_engine(db_url)
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+    with engine.begin() as conn:
+        booking_id = conn.scalar(
+            insert(bookings).values(
+                store_id=b.store_id, vehicle_id=b.vehicle_id, op_code="BAT-TEST-REPLACE", state="confirmed",
+                technician_id=b.workshop.technician_ids[0], bay_id=b.workshop.bay_ids[0], starts_at=start,
+                ends_at=start + timedelta(hours=1), created_by="test",
+            ).returning(bookings.c.id)
+        )  # fmt: skip
+        work_order_id = conn.scalar(
+            insert(work_orders)
+            .values(store_id=b.store_id, vehicle_id=b.vehicle_id, created_by="test", complaint="noise")
+            .returning(work_orders.c.id)
+        )
+        device = fleet.provision_device(conn, device_id="dongle-b-1", vin=b.vin)
+        webhook_id = conn.scalar(
+            insert(webhook_subscriptions).values(
+                group_id=b.workshop.group_id, store_id=b.store_id, url="http://127.0.0.1:9/hook",
+                event_types=["*"], created_by="test",
+            ).returning(webhook_subscriptions.c.id)
+        )  # fmt: skip
+        event_id = emit(conn, store_id=b.store_id, event_type="booking.confirmed", subject_id=booking_id, payload={})
+        delivery_id = conn.scalar(
+            insert(deliveries).values(
+                outbox_id=event_id, store_id=b.store_id, channel="webhook", subscription_id=webhook_id,
+                recipient="http://127.0.0.1:9/hook",
+            ).returning(deliveries.c.id)
+        )  # fmt: skip
+        key_id = conn.scalar(select(api_keys.c.id).where(api_keys.c.store_id == b.store_id))
+    engine.dispose()
+    return Ids(
+        key_id=key_id,
+        max_seconds=0.5,  # the event stream closes by itself
+        alert_id=b.alert_id, vehicle_id=b.vehicle_id, customer_id=b.customer_id, booking_id=booking_id,
+        work_order_id=work_order_id, technician_id=b.workshop.technician_ids[0], bay_id=b.workshop.bay_ids[0],
+        device_id=device.device_id, webhook_id=webhook_id, subscription_id=webhook_id, delivery_id=delivery_id,
+        store_id=b.store_id,
+    )  # fmt: skip
+
+
+def _example(schema: dict[str, Any], spec: dict[str, Any], name: str, ids: Ids) -> Any:
+    """Build a minimal valid value for `schema`, with B's ids for fields named like them."""
+    if "$ref" in schema:
+        return _example(spec["components"]["schemas"][schema["$ref"].split("/")[-1]], spec, name, ids)
+    if name in ids:
+        return ids[name]
+    example = schema["examples"][0] if schema.get("examples") else None
+    if isinstance(example, dict) and "properties" in schema:
+        props = schema["properties"]
+        return {**example, **{k: _example(props[k], spec, k, ids) for k in props if k in ids}}
+    if example is not None:
+        return example
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            options = [s for s in schema[key] if s.get("type") != "null"]
+            return _example(options[0], spec, name, ids)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        wanted = [k for k in props if k in schema.get("required", []) or k in ids]  # B's ids even if optional
+        return {k: _example(props[k], spec, k, ids) for k in wanted}
+    if kind == "array":
+        return [_example(schema.get("items", {}), spec, name, ids)] * max(1, schema.get("minItems", 1))
+    if kind == "integer":
+        return max(1, int(schema.get("minimum", 1)))
+    if kind == "number":
+        return max(1.0, float(schema.get("minimum", 1.0)))
+    if kind == "boolean":
+        return True
+    if schema.get("format") == "date-time":
+        return (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    if schema.get("format") == "date":
+        return (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    return "x" * max(3, int(schema.get("minLength", 3)))
+
+
+def _routes(spec: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every authenticated operation of the OpenAPI spec (the app's own list of routes)."""
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/api/v1/") or path.startswith(PUBLIC_PREFIXES):
+            continue
+        for method, operation in sorted(operations.items()):
+            if operation.get("security"):
+                yield path, method.upper()
+
+
+def _request(spec: dict[str, Any], path: str, method: str, ids: Ids) -> dict[str, Any]:
+    operation = spec["paths"][path][method.lower()]
+    url = path
+    query: dict[str, Any] = {}
+    for param in operation.get("parameters", []):
+        if param["in"] == "path":
+            assert param["name"] in ids, f"{method} {path}: add path parameter {param['name']!r} to the test"
+            url = url.replace("{" + param["name"] + "}", str(ids[param["name"]]))
+        elif param["in"] == "query" and (param.get("required") or param["name"] in ("store_id", "max_seconds")):
+            query[param["name"]] = _example(param.get("schema", {}), spec, param["name"], ids)
+    request: dict[str, Any] = {"method": method, "url": url, "params": query}
+    body = operation.get("requestBody", {}).get("content", {})
+    if "application/json" in body:
+        request["json"] = _example(body["application/json"]["schema"], spec, "body", ids)
+    return request
+
+
+def _first_allowed(world: World, request: dict[str, Any], store: str) -> tuple[Role | None, Any]:
+    response = None
+    for role in ROLES:
+        extra = {"json": request["json"]} if "json" in request else {}
+        response = world.call(
+            request["method"], request["url"], role=role, store=store, params=request["params"], **extra
+        )
+        if response.status_code != 403:
+            return role, response
+    return None, response
+
+
+def _store_ids_in(payload: Any) -> Iterator[int]:
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            if key == "store_id" and isinstance(value, int):
+                yield value
+            else:
+                yield from _store_ids_in(value)
+    elif isinstance(payload, list):
+        for item in payload:
+            yield from _store_ids_in(item)
+
+
+@pytest.fixture
+def b_ids(world: World, db_url: str) -> Ids:
+    return _b_resources(db_url, world.stores["B"])
+
+
+def test_every_route_hides_store_b_from_store_a(world: World, b_ids: Ids) -> None:
+    spec = world.app_client.get("/openapi.json").json()
+    leaks: list[str] = []
+    checked = 0
+    for path, method in _routes(spec):
+        request = _request(spec, path, method, b_ids)
+        role, response = _first_allowed(world, request, "A")
+        if role is None:
+            leaks.append(f"{method} {path}: every role of store A got 403; cannot check")
+            continue
+        if "{" in path or method != "GET":
+            if response.status_code != 404:
+                leaks.append(f"{method} {path} as {role} of A -> {response.status_code} {response.text[:200]}")
+        elif response.status_code == 200 and "text/event-stream" not in response.headers.get("content-type", ""):
+            foreign = set(_store_ids_in(response.json())) - world.stores["A"].workshop_store_ids()
+            if foreign:
+                leaks.append(f"GET {path} as {role} of A lists stores {sorted(foreign)}")
+        checked += 1
+    assert not leaks, "\n".join(leaks)
+    assert checked >= 5
+
+
+def test_store_b_reads_its_own_ids(world: World, b_ids: Ids) -> None:
+    """The ids used above are really B's: B's own people read them (else the 404s above prove nothing)."""
+    spec = world.app_client.get("/openapi.json").json()
+    misses = []
+    for path, method in _routes(spec):
+        if method != "GET" or "{" not in path:
+            continue
+        request = _request(spec, path, method, b_ids)
+        role, response = _first_allowed(world, request, "B")
+        if response.status_code == 404:
+            misses.append(f"GET {path} as {role} of B -> 404 {response.text[:200]}")
+    assert not misses, "\n".join(misses)
