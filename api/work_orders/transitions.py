@@ -3,7 +3,9 @@
 Closing (settlement → closed), in the request's one transaction: the alert the work order came from
 is resolved with the recorded outcome (predict/alerts.py, the label prediction trains on), the
 booking is completed, reservations not consumed are released, and the customer's survey is sent.
-Cancelling releases the reservations and cancels the booking with the same reason.
+Cancelling also completes the booking (an in-service booking is not cancelled: the visit happened)
+and releases its reservations; the alert goes back to acknowledged, as when a booking is cancelled,
+so the store still sees it.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def move(
     if planned.closes:
         survey_link = _close(conn, row, actor=principal.actor, at=at)
     elif planned.cancels:
-        _cancel(conn, row, reason=planned.note or "", at=at)
+        _cancel(conn, row, actor=principal.actor, reason=planned.note or "", at=at)
     detail = get_detail(conn, scope=scope, work_order_id=work_order_id)
     return WorkOrderMoved(**detail.model_dump(), survey_link=survey_link)
 
@@ -110,13 +112,18 @@ def _close(conn: Connection, row: Any, *, actor: str, at: datetime) -> str:
     if row.alert_id is not None:
         _resolve_alert(conn, row.alert_id, Outcome(row.alert_outcome), actor=actor, at=at)
     if row.booking_id is not None:
-        _finish_booking(conn, row.booking_id, state="completed", at=at)
+        _complete_booking(conn, row.booking_id, at=at)
     return send_survey(conn, work_order_id=row.id, store_id=row.store_id, vehicle_id=row.vehicle_id, at=at)
 
 
-def _cancel(conn: Connection, row: Any, *, reason: str, at: datetime) -> None:
+def _cancel(conn: Connection, row: Any, *, actor: str, reason: str, at: datetime) -> None:
     if row.booking_id is not None:
-        _finish_booking(conn, row.booking_id, state="cancelled", at=at, reason=reason)
+        _complete_booking(conn, row.booking_id, at=at)
+    if row.alert_id is not None:
+        alert = lifecycle.get_alert(conn, row.alert_id)
+        if AlertState.ACKNOWLEDGED in lifecycle.allowed_transitions(alert.state):
+            note = f"work order {row.id} cancelled: {reason}"
+            lifecycle.transition(conn, row.alert_id, AlertState.ACKNOWLEDGED, actor=actor, at=at, reason=note)
 
 
 def _resolve_alert(conn: Connection, alert_id: int, outcome: Outcome, *, actor: str, at: datetime) -> None:
@@ -126,11 +133,13 @@ def _resolve_alert(conn: Connection, alert_id: int, outcome: Outcome, *, actor: 
         lifecycle.transition(conn, alert_id, AlertState.RESOLVED, actor=actor, at=at, outcome=outcome)
 
 
-def _finish_booking(conn: Connection, booking_id: int, *, state: str, at: datetime, reason: str | None = None) -> None:
-    values: dict[str, Any] = {"state": state, "updated_at": at}
-    if reason is not None:
-        values["cancel_reason"] = reason
-    conn.execute(update(bookings).where(bookings.c.id == booking_id, bookings.c.state == "in_service").values(**values))
+def _complete_booking(conn: Connection, booking_id: int, *, at: datetime) -> None:
+    """Complete the in-service booking (its visit is over) and release the parts it did not use."""
+    conn.execute(
+        update(bookings)
+        .where(bookings.c.id == booking_id, bookings.c.state == "in_service")
+        .values(state="completed", updated_at=at)
+    )
     release_reservations(conn, booking_id)
 
 
