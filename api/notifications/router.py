@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from api.db import Db
 from api.deps import ManagersOrIntegration, Scope, Settings
@@ -18,6 +18,8 @@ from api.notifications.schemas import DeliveryOut, DeliveryState, WebhookCreated
 from api.pagination import Page
 
 router = APIRouter(tags=["notifications"], responses=ERROR_RESPONSES)
+WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.post(
@@ -50,7 +52,7 @@ def list_webhooks(
     response_class=Response,
     summary="Delete a webhook",
 )
-def delete_webhook(webhook_id: int, db: Db, principal: ManagersOrIntegration, scope: Scope) -> Response:
+def delete_webhook(webhook_id: WebhookId, db: Db, principal: ManagersOrIntegration, scope: Scope) -> Response:
     """Stop a subscription; its deliveries not yet sent are abandoned (state dead)."""
     service.delete_webhook(db, scope=scope, principal=principal, webhook_id=webhook_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -62,7 +64,7 @@ def list_deliveries(
     _: ManagersOrIntegration,
     scope: Scope,
     state: Annotated[list[DeliveryState] | None, Query(description="default: every state")] = None,
-    subscription_id: int | None = None,
+    subscription_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[DeliveryOut]:
@@ -73,6 +75,6 @@ def list_deliveries(
 
 
 @router.post("/deliveries/{delivery_id}/retry", response_model=DeliveryOut, summary="Retry a dead delivery")
-def retry_delivery(delivery_id: int, db: Db, _: ManagersOrIntegration, scope: Scope) -> DeliveryOut:
+def retry_delivery(delivery_id: DeliveryId, db: Db, _: ManagersOrIntegration, scope: Scope) -> DeliveryOut:
     """Send a dead delivery again with a fresh set of attempts (409 for any other state)."""
     return service.retry_delivery(db, scope=scope, delivery_id=delivery_id, now=datetime.now(UTC))

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, and_, insert, or_, select, update
 
-from api.errors import Conflict, NotFound
+from api.errors import Conflict, Invalid, NotFound
 from api.notifications.rules import subscription_secret
 from api.notifications.schemas import DeliveryOut, DeliveryState, WebhookCreated, WebhookIn, WebhookOut
 from api.pagination import Page, decode_cursor, encode_cursor
@@ -45,9 +45,9 @@ def list_webhooks(
 ) -> Page[WebhookOut]:
     """The active subscriptions the caller can see, oldest first."""
     query = select(webhook_subscriptions).where(_visible(scope, principal), webhook_subscriptions.c.active)
-    after = decode_cursor(cursor, 1)
+    after = _cursor_id(cursor)
     if after is not None:
-        query = query.where(webhook_subscriptions.c.id > int(after[0]))
+        query = query.where(webhook_subscriptions.c.id > after)
     rows = conn.execute(query.order_by(webhook_subscriptions.c.id).limit(limit + 1)).all()
     next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
     return Page[WebhookOut](items=[_webhook(r) for r in rows[:limit]], next_cursor=next_cursor)
@@ -86,9 +86,9 @@ def list_deliveries(
         query = query.where(deliveries.c.state.in_([s.value for s in states]))
     if subscription_id is not None:
         query = query.where(deliveries.c.subscription_id == subscription_id)
-    after = decode_cursor(cursor, 1)
+    after = _cursor_id(cursor)
     if after is not None:
-        query = query.where(deliveries.c.id < int(after[0]))
+        query = query.where(deliveries.c.id < after)
     rows = conn.execute(query.order_by(deliveries.c.id.desc()).limit(limit + 1)).all()
     next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
     return Page[DeliveryOut](items=[_delivery(r) for r in rows[:limit]], next_cursor=next_cursor)
@@ -112,6 +112,15 @@ def retry_delivery(conn: Connection, *, scope: StoreScope, delivery_id: int, now
         .values(state="pending", attempts=0, next_attempt_at=now, delivered_at=None)
     )
     return _delivery(conn.execute(_deliveries().where(deliveries.c.id == delivery_id)).one())
+
+
+def _cursor_id(cursor: str | None) -> int | None:
+    values = decode_cursor(cursor, 1)
+    if values is None:
+        return None
+    if not isinstance(values[0], int) or isinstance(values[0], bool) or not 0 <= values[0] < 2**63:
+        raise Invalid("the cursor is not valid")
+    return values[0]
 
 
 def _visible(scope: StoreScope, principal: Principal) -> ColumnElement[bool]:

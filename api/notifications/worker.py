@@ -17,6 +17,7 @@ from api.notifications.settings import NotifierSettings
 from store.db import make_engine
 
 log = logging.getLogger(__name__)
+DISPATCH_BATCHES = 10  # per round at most, so a burst of events does not hold up delivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ def run_once(
     policy: RetryPolicy | None = None,
     batch_size: int = 20,
 ) -> RoundReport:
-    """Dispatch every undispatched event, then deliver what is due at `now` (one batch).
+    """Dispatch undispatched events (up to 10 batches of 100), then deliver what is due at `now` (one batch).
 
     Without `adapters`, the default ones (development webhook key, logging senders) are used.
     """
@@ -53,7 +54,7 @@ def run_once(
         finally:
             _close(defaults)
     dispatched = 0
-    while True:
+    for _ in range(DISPATCH_BATCHES):
         with engine.begin() as conn:
             done = dispatch(conn, now)
         dispatched += done

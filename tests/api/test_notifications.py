@@ -27,6 +27,7 @@ from api.notifications.delivery import deliver_due
 from api.notifications.dispatch import dispatch
 from api.notifications.rules import RetryPolicy, signature_valid
 from api.notifications.worker import run_once
+from api.pagination import encode_cursor
 from api.settings import DEV_WEBHOOK_KEY
 from api.tenancy import Role
 from store.db import make_engine
@@ -329,6 +330,9 @@ def test_subscription_rules(world: World) -> None:
     assert created.json()["event_types"] == ["alert.raised", "work_order.*"]
     listed = world.call("GET", "/api/v1/webhooks", role=Role.INTEGRATION).json()["items"]
     assert "secret" not in listed[0]
+    forged = encode_cursor(["1 OR 1=1"])
+    assert world.call("GET", "/api/v1/deliveries", params={"cursor": forged}).status_code == 422
+    assert world.call("POST", f"/api/v1/deliveries/{10**20}/retry").status_code == 422
 
 
 def test_notify_command_delivers_and_stops_on_sigterm(
