@@ -60,7 +60,8 @@ _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 _TRANSITIONS: dict[AlertState, frozenset[AlertState]] = {
     AlertState.OPEN: frozenset({AlertState.ACKNOWLEDGED, AlertState.BOOKED, AlertState.DISMISSED, AlertState.RESOLVED}),
     AlertState.ACKNOWLEDGED: frozenset({AlertState.BOOKED, AlertState.DISMISSED, AlertState.RESOLVED}),
-    AlertState.BOOKED: frozenset({AlertState.RESOLVED, AlertState.DISMISSED}),
+    # booked -> acknowledged: the booking was cancelled; the store still owes the customer a slot
+    AlertState.BOOKED: frozenset({AlertState.ACKNOWLEDGED, AlertState.RESOLVED, AlertState.DISMISSED}),
     AlertState.RESOLVED: frozenset(),
     AlertState.DISMISSED: frozenset(),
 }

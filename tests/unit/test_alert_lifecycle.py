@@ -37,6 +37,7 @@ ALLOWED = {
     (AlertState.ACKNOWLEDGED, AlertState.BOOKED),
     (AlertState.ACKNOWLEDGED, AlertState.DISMISSED),
     (AlertState.ACKNOWLEDGED, AlertState.RESOLVED),
+    (AlertState.BOOKED, AlertState.ACKNOWLEDGED),  # its booking was cancelled
     (AlertState.BOOKED, AlertState.RESOLVED),
     (AlertState.BOOKED, AlertState.DISMISSED),
 }
