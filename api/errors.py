@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -104,6 +105,12 @@ def install(app: FastAPI) -> None:
         ]
         return _body(422, "invalid", "the request is not valid", {"problems": problems})
 
+    async def data_error(_: Request, exc: Exception) -> JSONResponse:
+        # The database refused a value the schema let through (an id beyond bigint, say): the caller's fault.
+        assert isinstance(exc, DataError)
+        return _body(422, "invalid", "a value is out of range or malformed for storage")
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(DataError, data_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

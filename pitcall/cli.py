@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from api.cli import keys_app, serve, users_app
+from api.notifications.cli import notify
 from ingest.settings import DEV_PASSWORD
 from pitcall import logs
 from pitcall.bench.cli import bench_app
@@ -50,6 +51,7 @@ for sub, name in (
 ):
     app.add_typer(sub, name=name)
 app.command("api")(serve)
+app.command("notify")(notify)
 console = Console(stderr=True)
 ROLLUP_BATCH = 5000  # vehicle-hours per rollup transaction
 
