@@ -94,7 +94,7 @@ def run_eval(
     timings["setup_s"] = time.perf_counter() - started
     db = make_engine(url)
     mark = time.perf_counter()
-    history = _through_ingest(settings, url, plan, cadence, workers, db)
+    history = through_ingest(settings, url, plan, cadence, workers, db)
     timings["simulate_and_ingest_s"] = time.perf_counter() - mark
     faults = [Fault(ids[car.device_id], fault.mode, fault.onset, fault.failure) for car in cars for fault in car.faults]
     repaired = {(ids[car.device_id], f.mode): f.repaired or f.failure for car in cars for f in car.faults}
@@ -133,9 +133,10 @@ def run_eval(
     )
 
 
-def _through_ingest(
+def through_ingest(
     settings: ToolSettings, url: str, plan: FleetPlan, cadence: Cadence, workers: int, db: Engine
 ) -> HistoryStats:
+    """Publish the plan's history over MQTT (paced) into a real ingest process; return when all is stored."""
     prefix = f"pitcall-eval-{os.getpid()}/v1"
     max_age_days = (datetime.now(UTC).date() - plan.start).days + 5
     with _ingest(settings, url, prefix=prefix, max_age_days=max_age_days) as ingest:
