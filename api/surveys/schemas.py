@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class SurveyResultOut(BaseModel):
@@ -52,6 +52,13 @@ class AnswerIn(BaseModel):
 
     score: int = Field(ge=1, le=10)
     comment: str | None = Field(None, max_length=2000)
+
+    @field_validator("comment")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
 
 
 class AnswerOut(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from api.db import Db
 from api.deps import Anyone, Scope, Workshop
@@ -28,6 +28,8 @@ from api.work_orders.schemas import (
 from api.work_orders.states import WorkOrderState
 
 router = APIRouter(tags=["work-orders"], responses=ERROR_RESPONSES)
+BookingId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+WorkOrderId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.post(
@@ -36,7 +38,7 @@ router = APIRouter(tags=["work-orders"], responses=ERROR_RESPONSES)
     status_code=status.HTTP_201_CREATED,
     summary="Check in a booked car",
 )
-def create_from_booking(booking_id: int, db: Db, principal: Workshop, scope: Scope) -> WorkOrderDetail:
+def create_from_booking(booking_id: BookingId, db: Db, principal: Workshop, scope: Scope) -> WorkOrderDetail:
     """Open the booking's work order with its vehicle, operation, technician, alert evidence and reserved parts.
 
     The booking goes to in_service. One work order per booking: a second call answers 409
@@ -57,8 +59,8 @@ def list_work_orders(
     _: Anyone,
     scope: Scope,
     state: Annotated[list[WorkOrderState] | None, Query(description="default: every state")] = None,
-    technician_id: int | None = None,
-    vehicle_id: int | None = None,
+    technician_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    vehicle_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[WorkOrderOut]:
@@ -75,13 +77,13 @@ def list_work_orders(
 
 
 @router.get("/work-orders/{work_order_id}", response_model=WorkOrderDetail, summary="One work order")
-def get_work_order(work_order_id: int, db: Db, _: Anyone, scope: Scope) -> WorkOrderDetail:
+def get_work_order(work_order_id: WorkOrderId, db: Db, _: Anyone, scope: Scope) -> WorkOrderDetail:
     """A work order with its evidence, history (who/when), planned and used parts, and survey result."""
     return service.get_detail(db, scope=scope, work_order_id=work_order_id)
 
 
 @router.post("/work-orders/{work_order_id}/transitions", response_model=WorkOrderMoved, summary="Move a work order")
-def move(work_order_id: int, body: TransitionIn, db: Db, principal: Workshop, scope: Scope) -> WorkOrderMoved:
+def move(work_order_id: WorkOrderId, body: TransitionIn, db: Db, principal: Workshop, scope: Scope) -> WorkOrderMoved:
     """Move to the next state: 409 `invalid_transition` lists the allowed ones, 422 `incomplete_transition`
     names what is missing (findings, labour_hours, alert_outcome, a reason for cancelling).
 
@@ -95,13 +97,13 @@ def move(work_order_id: int, body: TransitionIn, db: Db, principal: Workshop, sc
 
 @router.patch("/work-orders/{work_order_id}", response_model=WorkOrderDetail, summary="Record facts")
 def update_work_order(
-    work_order_id: int, body: WorkOrderPatch, db: Db, principal: Workshop, scope: Scope
+    work_order_id: WorkOrderId, body: WorkOrderPatch, db: Db, principal: Workshop, scope: Scope
 ) -> WorkOrderDetail:
     """Set findings, labour hours, the alert's outcome, the technician or the amount; 409 once final."""
     return service.update_facts(db, scope=scope, principal=principal, work_order_id=work_order_id, body=body)
 
 
 @router.post("/work-orders/{work_order_id}/parts", response_model=WorkOrderDetail, summary="Record a fitted part")
-def use_part(work_order_id: int, body: PartUseIn, db: Db, _: Workshop, scope: Scope) -> WorkOrderDetail:
+def use_part(work_order_id: WorkOrderId, body: PartUseIn, db: Db, _: Workshop, scope: Scope) -> WorkOrderDetail:
     """Consume the booking's reservation of the part, or free stock; 409 `not_enough_stock` if short."""
     return parts.use_part(db, scope=scope, work_order_id=work_order_id, body=body)

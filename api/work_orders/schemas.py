@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.surveys.schemas import SurveyResultOut
 from api.work_orders.states import AlertOutcome, WorkOrderState
+
+MAX_INT = 2**31 - 1  # ids of Integer columns (vehicles, technicians)
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # op codes and part numbers
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class WalkInIn(BaseModel):
@@ -18,10 +30,12 @@ class WalkInIn(BaseModel):
         json_schema_extra={"examples": [{"vehicle_id": 42, "complaint": "抖动，故障灯亮", "op_code": "IGN-COIL-PLUG"}]}
     )
 
-    vehicle_id: int
-    complaint: str = Field(min_length=1, max_length=2000)
-    op_code: str | None = Field(None, max_length=32, description="a service operation of the catalog")
-    technician_id: int | None = Field(None, description="the technician to assign now (can be set later)")
+    vehicle_id: int = Field(ge=1, le=MAX_INT)
+    complaint: Text = Field(min_length=1, max_length=2000)
+    op_code: str | None = Field(
+        None, max_length=32, pattern=CODE_PATTERN, description="a service operation of the catalog"
+    )
+    technician_id: int | None = Field(None, ge=1, le=MAX_INT, description="the technician to assign now")
 
 
 class TransitionIn(BaseModel):
@@ -38,7 +52,7 @@ class TransitionIn(BaseModel):
     )
 
     to: WorkOrderState
-    note: str | None = Field(None, max_length=1000)
+    note: Text | None = Field(None, max_length=1000)
 
 
 class WorkOrderPatch(BaseModel):
@@ -54,10 +68,10 @@ class WorkOrderPatch(BaseModel):
         },
     )
 
-    findings: str | None = Field(None, max_length=5000)
+    findings: Text | None = Field(None, max_length=5000)
     labour_hours: float | None = Field(None, gt=0, le=200)
     alert_outcome: AlertOutcome | None = None
-    technician_id: int | None = None
+    technician_id: int | None = Field(None, ge=1, le=MAX_INT)
     amount_cny: float | None = Field(None, ge=0, le=10_000_000)
 
 
@@ -66,7 +80,7 @@ class PartUseIn(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"part_no": "BAT-12V-60AH", "qty": 1}]})
 
-    part_no: str = Field(min_length=1, max_length=32)
+    part_no: str = Field(min_length=1, max_length=32, pattern=CODE_PATTERN)
     qty: int = Field(gt=0, le=1000)
 
 

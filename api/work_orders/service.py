@@ -198,7 +198,7 @@ def list_work_orders(
         query = query.where(work_orders.c.vehicle_id == vehicle_id)
     after = decode_cursor(cursor, 1)
     if after is not None:
-        if not isinstance(after[0], int):
+        if not isinstance(after[0], int) or isinstance(after[0], bool) or not 0 < after[0] < 2**63:
             raise Invalid("the cursor is not valid")
         query = query.where(work_orders.c.id < after[0])
     rows = conn.execute(query.order_by(work_orders.c.id.desc()).limit(limit + 1)).all()
