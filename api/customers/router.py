@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -53,5 +54,8 @@ def get_customer(customer_id: int, db: Db, _: StaffOrIntegration, scope: Scope) 
 
 @router.patch("/customers/{customer_id}", response_model=CustomerDetail, summary="Change a customer")
 def update_customer(customer_id: int, body: CustomerPatch, db: Db, _: Staff, scope: Scope) -> CustomerDetail:
-    """Change contact details, language, channel or consents (only the fields sent)."""
-    return service.update_customer(db, scope=scope, customer_id=customer_id, body=body)
+    """Change contact details, language, channel or consents (only the fields sent).
+
+    Withdrawing `consent_telematics` revokes the active devices of the customer's vehicles at once.
+    """
+    return service.update_customer(db, scope=scope, customer_id=customer_id, body=body, now=datetime.now(UTC))

@@ -77,6 +77,7 @@ class VehicleBrief(BaseModel):
     make: str
     model: str
     year: int
+    device_id: str | None = Field(description="the active device bound to the vehicle, if any")
 
 
 class CustomerDetail(CustomerOut):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, or_, select, update
@@ -11,7 +12,9 @@ from api.customers.schemas import CustomerDetail, CustomerIn, CustomerOut, Custo
 from api.errors import Invalid
 from api.pagination import Page, decode_cursor, encode_cursor
 from api.tenancy import StoreScope
-from store.tables import customers, vehicles
+from api.vehicles.service import ACTIVE_DEVICE
+from store import fleet
+from store.tables import customers, devices, vehicles
 
 NOT_NULL = ("name", "preferred_language", "preferred_channel", "consent_proactive_contact", "consent_telematics")
 
@@ -70,7 +73,7 @@ def get_customer(conn: Connection, *, scope: StoreScope, customer_id: int) -> Cu
     """One customer in scope with their vehicles."""
     row = scope.get(conn, customers, customer_id, what="customer")
     cars = conn.execute(
-        select(vehicles.c.id, vehicles.c.vin, vehicles.c.make, vehicles.c.model, vehicles.c.year)
+        select(vehicles.c.id, vehicles.c.vin, vehicles.c.make, vehicles.c.model, vehicles.c.year, ACTIVE_DEVICE)
         .where(vehicles.c.customer_id == customer_id, scope.where(vehicles))
         .order_by(vehicles.c.id)
     ).all()
@@ -88,8 +91,13 @@ def create_customer(conn: Connection, *, scope: StoreScope, body: CustomerIn) ->
     return get_customer(conn, scope=scope, customer_id=int(customer_id))
 
 
-def update_customer(conn: Connection, *, scope: StoreScope, customer_id: int, body: CustomerPatch) -> CustomerDetail:
-    """Change the fields sent; the result must still reach the customer on their preferred channel."""
+def update_customer(
+    conn: Connection, *, scope: StoreScope, customer_id: int, body: CustomerPatch, now: datetime
+) -> CustomerDetail:
+    """Change the fields sent; the result must still reach the customer on their preferred channel.
+
+    Withdrawing consent for telematics revokes the active devices of the customer's vehicles.
+    """
     current = scope.get(conn, customers, customer_id, what="customer", lock=True)
     changes = body.model_dump(include=body.model_fields_set, mode="json")
     for field in NOT_NULL:
@@ -98,4 +106,17 @@ def update_customer(conn: Connection, *, scope: StoreScope, customer_id: int, bo
     _reachable({**dict(current._mapping), **changes})
     if changes:
         conn.execute(update(customers).where(customers.c.id == customer_id).values(**changes))
+    if current.consent_telematics and changes.get("consent_telematics") is False:
+        _revoke_devices_of(conn, customer_id=customer_id, now=now)
     return get_customer(conn, scope=scope, customer_id=customer_id)
+
+
+def _revoke_devices_of(conn: Connection, *, customer_id: int, now: datetime) -> None:
+    """Stop telematics for a customer who withdrew consent: revoke the active devices of their cars."""
+    active = conn.scalars(
+        select(devices.c.device_id)
+        .join(vehicles, vehicles.c.id == devices.c.vehicle_id)
+        .where(vehicles.c.customer_id == customer_id, devices.c.state == "active")
+    ).all()
+    for device_id in active:
+        fleet.revoke_device(conn, device_id=device_id, now=now)

@@ -14,7 +14,7 @@ from api.vehicles.schemas import VehicleIn, VehicleOut, VehiclePatch
 from store import fleet
 from store.tables import customers, devices, vehicles
 
-_ACTIVE_DEVICE = (
+ACTIVE_DEVICE = (
     select(devices.c.device_id)
     .where(devices.c.vehicle_id == vehicles.c.id, devices.c.state == "active")
     .order_by(devices.c.created_at.desc())
@@ -25,7 +25,7 @@ _ACTIVE_DEVICE = (
 
 
 def _listing(scope: StoreScope) -> Select[Any]:
-    return select(vehicles, _ACTIVE_DEVICE).where(scope.where(vehicles))
+    return select(vehicles, ACTIVE_DEVICE).where(scope.where(vehicles))
 
 
 def _out(row: Any) -> VehicleOut:

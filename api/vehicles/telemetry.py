@@ -18,7 +18,7 @@ from api.vehicles.rules import Bucket, Source, VehicleRuleError, plan_series
 from api.vehicles.schemas import DeviceStatusOut, DtcEventOut, LatestOut, LatestReading, SeriesOut, SeriesPoint
 from store.tables import device_status, devices, dtc_events, stores, vehicles
 
-LATEST_SAMPLES = 600  # ten minutes at 1 Hz: every slow-set PID (once a minute) is in them
+LATEST_SAMPLES = 300  # five minutes at 1 Hz: the slow set (read once a minute) is in them several times
 
 LATEST = text("""
 SELECT DISTINCT ON (kv.key) kv.key AS pid, kv.value::text::float8 AS value, s.ts

@@ -88,3 +88,18 @@ def test_roles_and_stores(world: World) -> None:
     assert for_b.status_code == 201 and for_b.json()["store_id"] == b.store_id
     listed = world.call("GET", "/api/v1/customers", role=Role.INTEGRATION, store="B").json()["items"]
     assert {c["store_id"] for c in listed} == {b.store_id}
+
+
+def test_withdrawing_telematics_consent_revokes_the_devices_of_their_cars(world: World) -> None:
+    a = world.stores["A"]
+    device_id = world.call("POST", f"/api/v1/vehicles/{a.vehicle_id}/devices").json()["device_id"]
+    before = world.call("GET", f"/api/v1/customers/{a.customer_id}").json()
+    assert before["vehicles"][0]["device_id"] == device_id
+    withdrawn = world.call(
+        "PATCH", f"/api/v1/customers/{a.customer_id}", json={"consent_telematics": False}, role=Role.SERVICE_ADVISOR
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["vehicles"][0]["device_id"] is None
+    device = world.call("GET", f"/api/v1/vehicles/{a.vehicle_id}/device").json()
+    assert device["device_id"] == device_id and device["revoked"] is True
+    assert world.call("POST", f"/api/v1/vehicles/{a.vehicle_id}/devices").status_code == 409  # no consent
