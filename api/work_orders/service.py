@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, insert, select, update
 
+from api.bookings.lifecycle import BookingState, InvalidBookingTransition, check_transition
 from api.errors import Conflict, Forbidden, Invalid
 from api.pagination import Page, decode_cursor, encode_cursor
 from api.surveys.service import result_of
@@ -57,8 +58,12 @@ def record_transition(
     actor: str,
     at: datetime,
     note: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Write who moved the work order when; emit work_order.<to_state> (work_order.created on opening)."""
+    """Write who moved the work order when; emit work_order.<to_state> (work_order.created on opening).
+
+    `extra` adds fields to the event's payload (closing adds the labour, amount and alert outcome).
+    """
     conn.execute(
         insert(work_order_transitions).values(
             work_order_id=row.id,
@@ -78,6 +83,7 @@ def record_transition(
         "to": to_state.value,
         "actor": actor,
         "note": note,
+        **(extra or {}),
     }
     event_type = "work_order.created" if from_state is None else f"work_order.{to_state.value}"
     emit(conn, store_id=row.store_id, event_type=event_type, subject_id=row.id, payload=payload)
@@ -107,11 +113,13 @@ def create_from_booking(
         raise WorkOrderExists(
             f"booking {booking_id} already has work order {existing}", details={"work_order_id": existing}
         )
-    if booking.state != "confirmed":
+    try:
+        check_transition(BookingState(booking.state), BookingState.IN_SERVICE)
+    except InvalidBookingTransition as exc:
         raise Conflict(
             f"booking is {booking.state}; only a confirmed booking can be checked in",
-            details={"state": booking.state, "allowed": ["confirmed"]},
-        )
+            details={"state": booking.state, "required": BookingState.CONFIRMED.value},
+        ) from exc
     evidence: dict[str, Any] | None = None
     if booking.alert_id is not None:
         evidence = conn.scalar(select(alerts.c.evidence).where(alerts.c.id == booking.alert_id, scope.where(alerts)))
@@ -127,7 +135,9 @@ def create_from_booking(
         "evidence": evidence or {},
     }
     work_order_id = _open(conn, values, actor=principal.actor, at=at)
-    conn.execute(update(bookings).where(bookings.c.id == booking.id).values(state="in_service", updated_at=at))
+    conn.execute(
+        update(bookings).where(bookings.c.id == booking.id).values(state=BookingState.IN_SERVICE.value, updated_at=at)
+    )
     return get_detail(conn, scope=scope, work_order_id=work_order_id)
 
 

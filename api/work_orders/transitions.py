@@ -13,8 +13,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, update
+from sqlalchemy import Connection, update
 
+from api.bookings.lifecycle import BookingState
+from api.bookings.reservations import release_parts
 from api.errors import Conflict, Forbidden, Invalid
 from api.surveys.service import send_survey
 from api.tenancy import Principal, Role, StoreScope
@@ -33,7 +35,7 @@ from api.work_orders.states import (
 )
 from predict import alerts as lifecycle
 from predict.alerts import AlertState, Outcome
-from store.service_tables import bookings, part_reservations, part_stock, work_orders
+from store.service_tables import bookings, work_orders
 
 
 class InvalidTransitionError(Conflict):
@@ -98,7 +100,10 @@ def move(
         .where(work_orders.c.id == row.id)
         .values(state=planned.to_state.value, updated_at=at, closed_at=at if final else None)
     )
-    record_transition(conn, row, planned.from_state, planned.to_state, actor=principal.actor, at=at, note=planned.note)
+    extra = {k: row._mapping[k] for k in ("labour_hours", "amount_cny", "alert_outcome")} if planned.closes else None
+    record_transition(
+        conn, row, planned.from_state, planned.to_state, actor=principal.actor, at=at, note=planned.note, extra=extra
+    )
     survey_link = None
     if planned.closes:
         survey_link = _close(conn, row, actor=principal.actor, at=at)
@@ -137,26 +142,7 @@ def _complete_booking(conn: Connection, booking_id: int, *, at: datetime) -> Non
     """Complete the in-service booking (its visit is over) and release the parts it did not use."""
     conn.execute(
         update(bookings)
-        .where(bookings.c.id == booking_id, bookings.c.state == "in_service")
-        .values(state="completed", updated_at=at)
+        .where(bookings.c.id == booking_id, bookings.c.state == BookingState.IN_SERVICE.value)
+        .values(state=BookingState.COMPLETED.value, updated_at=at)
     )
-    release_reservations(conn, booking_id)
-
-
-def release_reservations(conn: Connection, booking_id: int) -> None:
-    """Release the booking's reservations that were not consumed, returning them to free stock."""
-    released = conn.execute(
-        update(part_reservations)
-        .where(part_reservations.c.booking_id == booking_id, part_reservations.c.state == "reserved")
-        .values(state="released")
-        .returning(part_reservations.c.store_id, part_reservations.c.part_no, part_reservations.c.qty)
-    ).all()
-    totals: dict[tuple[int, str], int] = {}
-    for r in released:
-        totals[(r.store_id, r.part_no)] = totals.get((r.store_id, r.part_no), 0) + r.qty
-    for (store_id, part_no), qty in sorted(totals.items()):
-        conn.execute(
-            update(part_stock)
-            .where(part_stock.c.store_id == store_id, part_stock.c.part_no == part_no)
-            .values(reserved=func.greatest(part_stock.c.reserved - qty, 0))
-        )
+    release_parts(conn, booking_id=booking_id)

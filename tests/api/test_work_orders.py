@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ def book(
     with_alert: bool = True,
     reserve: Sequence[tuple[str, int]] = ((BATTERY, 1),),
     slot: int = 0,
+    state: str = "confirmed",
 ) -> int:
     """Insert a confirmed booking with part reservations, as the booking routes would leave it."""
     starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1, hours=slot)
@@ -52,7 +54,7 @@ def book(
                     bay_id=store.workshop.bay_ids[0],
                     starts_at=starts,
                     ends_at=starts + timedelta(minutes=30),
-                    state="confirmed",
+                    state=state,
                     note="battery warning from pitcall",
                     created_by="user:service_advisor",
                 )
@@ -170,6 +172,8 @@ def test_booking_to_closed_to_survey_with_the_label_visible_to_prediction(world:
         assert conn.scalar(select(surveys.c.token_hash).where(surveys.c.work_order_id == wo_id)) == (
             hashlib.sha256(token.encode()).hexdigest()
         )
+    closed_event = events(engine, "work_order.closed")[0].payload
+    assert (closed_event["labour_hours"], closed_event["alert_outcome"]) == (0.5, "confirmed")
     (sent,) = events(engine, "survey.sent")
     assert sent.payload["link_path"] == link and sent.payload["language"] == "zh"
     assert [e.event_type for e in events(engine, "work_order.")] == [
@@ -248,6 +252,27 @@ def test_one_work_order_per_booking(world: World, engine: Engine) -> None:
     assert second.json()["error"]["details"]["work_order_id"] == first.json()["id"]
     listed = world.call("GET", "/api/v1/work-orders").json()["items"]
     assert [x["booking_id"] for x in listed] == [booking_id]
+
+
+def test_two_advisors_checking_in_one_booking_at_once_get_one_work_order(world: World, engine: Engine) -> None:
+    booking_id = book(engine, world.stores["A"])
+    path = f"/api/v1/bookings/{booking_id}/work-order"
+    roles = (Role.SERVICE_ADVISOR, Role.SERVICE_MANAGER)
+    for role in roles:
+        world.headers(role)  # log in first, so both requests race on the booking only
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(pool.map(lambda role: world.call("POST", path, role=role), roles))
+    assert sorted(r.status_code for r in responses) == [201, 409]
+    created = next(r for r in responses if r.status_code == 201).json()
+    refused = next(r for r in responses if r.status_code == 409).json()
+    assert refused["error"]["details"]["work_order_id"] == created["id"]
+
+
+def test_only_a_confirmed_booking_is_checked_in(world: World, engine: Engine) -> None:
+    booking_id = book(engine, world.stores["A"], with_alert=False, state="proposed", reserve=())
+    refused = world.call("POST", f"/api/v1/bookings/{booking_id}/work-order")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["details"] == {"state": "proposed", "required": "confirmed"}
 
 
 def test_roles(world: World, engine: Engine) -> None:
