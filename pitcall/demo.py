@@ -103,6 +103,15 @@ def _predict(settings: ToolSettings, *, vehicles: int, days: int) -> None:
             scores.add_row(*line)
     console.print(scores)
     console.print(f"query it: psql {eval_database_url(settings.database_url)} (tables alerts, vehicle_day_features)")
+    from pitcall.demo_service import run_service_demo
+
+    console.print("\n[bold]service[/bold]: the most urgent open alert through booking, work order and survey")
+    url = eval_database_url(settings.database_url)
+    engine = make_engine(url)
+    try:
+        run_service_demo(url, engine, console)
+    finally:
+        engine.dispose()
 
 
 def _wait_for_ingest(ingest: IngestProcess, *, expected: int, timeout_s: float = 120) -> None:

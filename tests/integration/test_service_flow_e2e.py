@@ -71,7 +71,7 @@ def test_alert_to_booking_to_closed_work_order_to_survey_to_label(db_url: str, b
         detail = _ok(client.get(f"/api/v1/alerts/{alert.id}", headers=headers))
         assert detail["evidence"] and detail["recommended_operation"]["op_code"] == alert.operation
         slots = _ok(client.get(f"/api/v1/alerts/{alert.id}/slots", headers=headers))
-        slot = (slots["items"] if isinstance(slots, dict) else slots)[0]
+        slot = slots["slots"][0]
         booking = _ok(
             client.post(
                 "/api/v1/bookings",
@@ -93,7 +93,7 @@ def test_alert_to_booking_to_closed_work_order_to_survey_to_label(db_url: str, b
         survey_url = None
         for state in ("repair", "quality_check", "settlement", "closed"):
             moved = _ok(client.post(f"{path}/transitions", headers=headers, json={"to": state}))
-            survey_url = moved.get("survey_url") or survey_url
+            survey_url = moved.get("survey_link") or survey_url
         assert survey_url, "closing the work order returns the customer's survey link"
         token = survey_url.rstrip("/").split("/")[-1]
         _ok(client.post(f"/api/v1/surveys/{token}", json={"score": 9, "comment": "提前通知，很方便"}))
