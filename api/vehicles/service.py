@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, select, update
+from sqlalchemy import Connection, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.errors import Conflict, Invalid, NotFound
@@ -57,7 +57,7 @@ def list_vehicles(
     if store_id is not None:
         query = query.where(vehicles.c.store_id == store_id)
     if make:
-        query = query.where(vehicles.c.make.ilike(make.strip()))
+        query = query.where(func.lower(vehicles.c.make) == make.strip().lower())
     after = decode_cursor(cursor, 1)
     if after is not None:
         query = query.where(vehicles.c.id > int(after[0]))

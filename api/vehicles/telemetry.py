@@ -90,9 +90,11 @@ def series(
     }  # fmt: skip
     if plan.source is Source.RAW:
         query = RAW_SERIES
-    else:
-        query = text(ROLLUP_SERIES.format(bucket=LOCAL_BUCKET if plan.local_days else UTC_BUCKET))
+    elif plan.local_days:
+        query = text(ROLLUP_SERIES.format(bucket=LOCAL_BUCKET))
         params["tz"] = conn.execute(select(stores.c.timezone).where(stores.c.id == vehicle.store_id)).scalar_one()
+    else:
+        query = text(ROLLUP_SERIES.format(bucket=UTC_BUCKET))
     points = [
         SeriesPoint(start=r.start, avg=r.avg, min=r.min, max=r.max, count=r.count) for r in conn.execute(query, params)
     ]

@@ -219,6 +219,8 @@ def test_register_vehicle_validates_vin_and_binds_same_store_customer(world: Wor
     assert unbound["customer_id"] is None and unbound["year"] == 2024
     found = world.call("GET", "/api/v1/vehicles", params={"vin": "0123"}).json()["items"]
     assert [v["id"] for v in found] == [vehicle["id"]]
+    by_make = world.call("GET", "/api/v1/vehicles", params={"make": "byd"}).json()["items"]
+    assert [v["id"] for v in by_make] == [vehicle["id"]]
     assert world.call("GET", f"/api/v1/vehicles/{b.vehicle_id}").status_code == 404
 
 
