@@ -1,8 +1,9 @@
 """Write an event to the outbox, in the caller's transaction (so it exists only if the change does).
 
 Event types are `<subject>.<verb>`: alert.raised, alert.acknowledged, alert.dismissed, alert.booked,
-alert.resolved, booking.confirmed, booking.cancelled, work_order.created, work_order.<state>,
-survey.answered. api/notifications fans them out to webhooks and customer messages.
+alert.resolved, booking.proposed, booking.confirmed, booking.cancelled, work_order.created (the
+check-in), work_order.<state> for each later state, survey.sent, survey.answered. api/notifications
+fans them out to webhooks and customer messages.
 """
 
 from __future__ import annotations

@@ -137,6 +137,7 @@ class Adapters:
 
     webhook: WebhookPoster
     messages: Mapping[str, MessageSender]
+    public_url: str | None = None  # survey links in customer messages
 
 
 def load_sender(spec: str, channel: str) -> MessageSender:
@@ -150,7 +151,11 @@ def load_sender(spec: str, channel: str) -> MessageSender:
     return factory(channel)
 
 
-def build_adapters(*, webhook_key: str, timeout_s: float, senders: Mapping[str, str]) -> Adapters:
+def build_adapters(
+    *, webhook_key: str, timeout_s: float, senders: Mapping[str, str], public_url: str | None = None
+) -> Adapters:
     """Build the adapters from settings values (`senders` maps channel to a sender spec)."""
     messages = {channel: load_sender(senders.get(channel, "log"), channel) for channel in MESSAGE_CHANNELS}
-    return Adapters(webhook=HttpWebhookPoster(webhook_key, timeout_s=timeout_s), messages=messages)
+    return Adapters(
+        webhook=HttpWebhookPoster(webhook_key, timeout_s=timeout_s), messages=messages, public_url=public_url
+    )

@@ -65,7 +65,7 @@ def deliver_due(
     """Send up to `limit` pending deliveries due at `now`; return what became of them."""
     policy = policy or RetryPolicy()
     with engine.begin() as conn:
-        claimed = claim(conn, now, policy=policy, limit=limit)
+        claimed = claim(conn, now, policy=policy, limit=limit, public_url=adapters.public_url)
     report = DeliveryReport()
     for item in claimed:
         attempt = send(item, adapters)
@@ -74,8 +74,12 @@ def deliver_due(
     return report
 
 
-def claim(conn: Connection, now: datetime, *, policy: RetryPolicy, limit: int) -> list[Claimed]:
-    """Claim due deliveries (SKIP LOCKED): count the attempt and hide them for the lease."""
+def claim(
+    conn: Connection, now: datetime, *, policy: RetryPolicy, limit: int, public_url: str | None = None
+) -> list[Claimed]:
+    """Claim due deliveries (SKIP LOCKED): count the attempt and hide them for the lease.
+
+    `public_url` is where customers reach pitcall's public pages (survey links), if configured."""
     _bury_unrecorded(conn, now, policy)
     due = (
         select(deliveries.c.id)
@@ -93,7 +97,7 @@ def claim(conn: Connection, now: datetime, *, policy: RetryPolicy, limit: int) -
         .values(attempts=deliveries.c.attempts + 1, next_attempt_at=now + policy.lease)
         .returning(deliveries)
     ).all()
-    return [_prepare(conn, row, now) for row in sorted(rows, key=lambda r: r.id)]
+    return [_prepare(conn, row, now, public_url) for row in sorted(rows, key=lambda r: r.id)]
 
 
 def send(item: Claimed, adapters: Adapters) -> Attempt:
@@ -151,12 +155,12 @@ def _bury_unrecorded(conn: Connection, now: datetime, policy: RetryPolicy) -> No
     )
 
 
-def _prepare(conn: Connection, row: Row[Any], now: datetime) -> Claimed:
+def _prepare(conn: Connection, row: Row[Any], now: datetime, public_url: str | None) -> Claimed:
     event = conn.execute(select(outbox).where(outbox.c.id == row.outbox_id)).one()
     try:
         if row.channel == "webhook":
             return Claimed(row.id, row.attempts, webhook=_webhook_call(conn, row, event, now))
-        return Claimed(row.id, row.attempts, message=_customer_message(conn, row, event))
+        return Claimed(row.id, row.attempts, message=_customer_message(conn, row, event, public_url))
     except (Undeliverable, TemplateError) as exc:
         return Claimed(row.id, row.attempts, problem=str(exc))
 
@@ -190,13 +194,13 @@ def _webhook_call(conn: Connection, row: Row[Any], event: Row[Any], now: datetim
     )
 
 
-def _customer_message(conn: Connection, row: Row[Any], event: Row[Any]) -> CustomerMessage:
+def _customer_message(conn: Connection, row: Row[Any], event: Row[Any], public_url: str | None) -> CustomerMessage:
     customer = customer_of_event(conn, event.store_id, event.payload)
     if customer is None:
         raise Undeliverable("the event's customer no longer exists")
     if customer_recipient(event.event_type, contact_of(customer)) != (row.channel, row.recipient):
         raise Undeliverable("the customer's consent or contact changed since the event")
-    context = _context(conn, event, customer)
+    context = _context(conn, event, customer, public_url)
     rendered = render(event.event_type, event.payload, context)
     return CustomerMessage(
         delivery_id=row.id,
@@ -209,7 +213,7 @@ def _customer_message(conn: Connection, row: Row[Any], event: Row[Any]) -> Custo
     )
 
 
-def _context(conn: Connection, event: Row[Any], customer: Row[Any]) -> MessageContext:
+def _context(conn: Connection, event: Row[Any], customer: Row[Any], public_url: str | None) -> MessageContext:
     store = conn.execute(select(stores.c.name, stores.c.timezone).where(stores.c.id == event.store_id)).one()
     language = customer.preferred_language
     vehicle = None
@@ -231,4 +235,5 @@ def _context(conn: Connection, event: Row[Any], customer: Row[Any]) -> MessageCo
         timezone=store.timezone,
         vehicle=vehicle,
         operation_name=operation,
+        public_url=public_url,
     )

@@ -29,6 +29,10 @@ class NotifierSettings(BaseSettings):
         validation_alias=AliasChoices("PITCALL_NOTIFY_WEBHOOK_KEY", "PITCALL_API_WEBHOOK_KEY"),
         description="the API's webhook key: subscription secrets are derived from it",
     )
+    public_url: str | None = Field(
+        None,
+        description="base URL where customers reach pitcall (survey links in messages); unset: reply-by-SMS wording",
+    )
     interval_s: float = Field(1.0, gt=0, description="pause between dispatch-and-deliver rounds when idle")
     batch_size: int = Field(20, ge=1, le=500, description="deliveries claimed per round")
     max_attempts: int = Field(8, ge=1, le=50, description="attempts before a delivery is dead")

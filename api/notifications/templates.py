@@ -39,6 +39,7 @@ class MessageContext:
     timezone: str = "Asia/Shanghai"
     vehicle: str | None = None  # e.g. "VW Lavida"
     operation_name: str | None = None  # in the customer's language
+    public_url: str | None = None  # base URL of pitcall's public pages, e.g. https://service.example.com
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,8 @@ def _booking_confirmed(payload: Mapping[str, Any], c: MessageContext) -> _Pair:
 
 def _survey_sent(payload: Mapping[str, Any], c: MessageContext) -> _Pair:
     url = payload.get("url")
+    if not url and c.public_url and payload.get("link_path"):
+        url = c.public_url.rstrip("/") + str(payload["link_path"])
     link_zh = f"：{url}" if url else "，回复1-10分即可"
     link_en = f": {url}" if url else " by replying with a score from 1 to 10"
     zh = RenderedMessage(

@@ -32,6 +32,7 @@ def adapters_from(settings: NotifierSettings) -> Adapters:
         webhook_key=settings.webhook_key.get_secret_value(),
         timeout_s=settings.http_timeout_s,
         senders=settings.senders,
+        public_url=settings.public_url,
     )
 
 

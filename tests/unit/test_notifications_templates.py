@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from api.notifications.templates import MessageContext, TemplateError, render
@@ -76,3 +78,13 @@ def test_unrenderable_events_raise_template_error() -> None:
         render("work_order.closed", {}, _context("zh"))
     with pytest.raises(TemplateError, match="language"):
         render("survey.sent", {}, _context("fr"))
+
+
+def test_survey_link_is_built_from_the_public_url_and_the_link_path() -> None:
+    context = MessageContext(
+        language="en", store_name="Store A", customer_name="Ann", public_url="https://svc.example.com/"
+    )
+    message = render("survey.sent", {"link_path": "/api/v1/surveys/abc"}, context)
+    assert "https://svc.example.com/api/v1/surveys/abc" in message.body
+    without = render("survey.sent", {"link_path": "/api/v1/surveys/abc"}, replace(context, public_url=None))
+    assert "replying with a score" in without.body
