@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from api.bookings import commands, service
 from api.bookings.errors import NoSlot
 from api.bookings.lifecycle import BookingState
 from api.bookings.proposals import propose_for_alert
-from api.bookings.schemas import BookingDetail, BookingIn, BookingOut, CancelIn, SlotsIn, SlotsOut
+from api.bookings.schemas import BookingDetail, BookingIn, BookingOut, CancelIn, Moment, SlotsIn, SlotsOut
 from api.db import Db
 from api.deps import Anyone, Scope, Staff
 from api.errors import ERROR_RESPONSES
@@ -50,7 +49,7 @@ def alert_slots(
     db: Db,
     _: Anyone,
     scope: Scope,
-    earliest: AwareDatetime | None = None,
+    earliest: Moment | None = None,
     count: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> SlotsOut:
     """The earliest slots for the operation the alert recommends, for the alert's vehicle."""
@@ -84,8 +83,8 @@ def list_bookings(
     db: Db,
     _: Anyone,
     scope: Scope,
-    starts_from: Annotated[AwareDatetime | None, Query(alias="from", description="starts at or after")] = None,
-    starts_to: Annotated[AwareDatetime | None, Query(alias="to", description="starts before")] = None,
+    starts_from: Annotated[Moment | None, Query(alias="from", description="starts at or after")] = None,
+    starts_to: Annotated[Moment | None, Query(alias="to", description="starts before")] = None,
     technician_id: int | None = None,
     bay_id: int | None = None,
     vehicle_id: int | None = None,

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from api.bookings.lifecycle import BookingState
+
+
+def _plausible(moment: datetime) -> datetime:
+    if not 2000 <= moment.year <= 2100:
+        raise ValueError("a time between the years 2000 and 2100")
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
+"""An aware time a booking can plausibly be about (keeps date arithmetic away from year 1 and 9999)."""
 
 _SLOT_EXAMPLE: dict[str, Any] = {
     "technician_id": 3,
@@ -22,7 +32,7 @@ _SLOT_EXAMPLE: dict[str, Any] = {
 class SlotsIn(BaseModel):
     op_code: str = Field(examples=["BAT-TEST-REPLACE"])
     vehicle_id: int = Field(examples=[17])
-    earliest: AwareDatetime | None = Field(
+    earliest: Moment | None = Field(
         None, description="search from here (default: now)", examples=["2026-12-07T08:00:00+08:00"]
     )
     count: int = Field(5, ge=1, le=50)
@@ -56,7 +66,7 @@ class BookingIn(BaseModel):
     op_code: str = Field(examples=["BAT-TEST-REPLACE"])
     technician_id: int = Field(examples=[3])
     bay_id: int = Field(examples=[2])
-    starts_at: AwareDatetime = Field(
+    starts_at: Moment = Field(
         description="a slot's start; the end follows from the labour time", examples=["2026-12-07T08:30:00+08:00"]
     )
     alert_id: int | None = Field(None, description="the alert this booking serves; it moves to booked", examples=[41])

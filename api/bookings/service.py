@@ -308,7 +308,7 @@ def list_bookings(
         query = query.where(b.state.in_([s.value for s in states]))
     after = decode_cursor(cursor, 2)
     if after is not None:
-        query = query.where(tuple_(b.starts_at, b.id) > tuple_(_cursor_time(after[0]), int(after[1])))
+        query = query.where(tuple_(b.starts_at, b.id) > tuple_(*_cursor_key(after)))
     rows = conn.execute(query.order_by(b.starts_at, b.id).limit(limit + 1)).all()
     next_cursor = (
         encode_cursor([rows[limit - 1].starts_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
@@ -316,10 +316,10 @@ def list_bookings(
     return Page[BookingOut](items=[_out(r) for r in rows[:limit]], next_cursor=next_cursor)
 
 
-def _cursor_time(value: Any) -> datetime:
+def _cursor_key(values: list[Any]) -> tuple[datetime, int]:
     try:
-        return datetime.fromisoformat(str(value))
-    except ValueError as exc:
+        return datetime.fromisoformat(str(values[0])), int(values[1])
+    except (ValueError, TypeError) as exc:
         raise Invalid("the cursor is not valid") from exc
 
 

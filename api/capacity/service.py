@@ -63,7 +63,7 @@ def list_technicians(
         query = query.where(t.active == active)
     after = decode_cursor(cursor, 1)
     if after is not None:
-        query = query.where(t.id > int(after[0]))
+        query = query.where(t.id > _cursor_id(after))
     rows = conn.execute(query.order_by(t.id).limit(limit + 1)).all()
     shifts = _shifts(conn, [r.id for r in rows[:limit]])
     items = [_technician(r, shifts.get(r.id, [])) for r in rows[:limit]]
@@ -164,7 +164,7 @@ def list_bays(conn: Connection, *, scope: StoreScope, store_id: int, cursor: str
     query = select(bays).where(scope.where(bays), bays.c.store_id == store_id)
     after = decode_cursor(cursor, 1)
     if after is not None:
-        query = query.where(bays.c.id > int(after[0]))
+        query = query.where(bays.c.id > _cursor_id(after))
     rows = conn.execute(query.order_by(bays.c.id).limit(limit + 1)).all()
     items = [BayOut(id=r.id, store_id=r.store_id, name=r.name, active=r.active) for r in rows[:limit]]
     return Page[BayOut](items=items, next_cursor=encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None)
@@ -329,6 +329,13 @@ def update_stock(conn: Connection, *, scope: StoreScope, store_id: int, body: St
     p = part_stock.c
     query = _stock_query(scope).where(tuple_(p.store_id, p.part_no).in_([(store_id, r["part_no"]) for r in rows]))
     return [StockOut(**dict(r._mapping)) for r in conn.execute(query.order_by(p.part_no))]
+
+
+def _cursor_id(after: list[Any]) -> int:
+    try:
+        return int(after[0])
+    except (TypeError, ValueError) as exc:
+        raise Invalid("the cursor is not valid") from exc
 
 
 class StockBelowReserved(Conflict):
