@@ -217,6 +217,27 @@ def test_the_database_refuses_what_python_did_not_see(world: World, db_url: str,
     assert stock(engine, a) == (5, 0)  # the refused booking reserved nothing
 
 
+def test_the_last_part_taken_meanwhile_is_409_parts_unavailable(world: World, db_url: str, engine: Engine) -> None:
+    """Stock reserved by another transaction while the request is checking: the stock check answers 409."""
+    a, monday = world.stores["A"], next_monday()
+    where = (part_stock.c.store_id == a.store_id) & (part_stock.c.part_no == BATTERY)
+    with engine.begin() as conn:
+        conn.execute(update(part_stock).where(where).values(on_hand=1))
+    with engine.connect() as rival, served(db_url) as base:
+        tx = rival.begin()
+        rival.execute(update(part_stock).where(where).values(reserved=part_stock.c.reserved + 1))
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(httpx.post, f"{base}/api/v1/bookings", headers=world.headers(Role.SERVICE_ADVISOR),
+                                 json=booking_body(a, at(monday, 9)), timeout=30)  # fmt: skip
+            _wait_for_a_lock_wait(engine)
+            tx.commit()
+            response = future.result()
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "parts_unavailable"
+    with engine.connect() as conn:
+        assert conn.scalar(select(bookings.c.id).where(bookings.c.store_id == a.store_id)) is None  # rolled back
+
+
 def _wait_for_a_lock_wait(engine: Engine) -> None:
     deadline = time.monotonic() + 10
     with engine.connect() as conn:
