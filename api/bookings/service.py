@@ -211,10 +211,10 @@ def _busy(
     )
     by_technician: dict[int, list[Period]] = {}
     by_bay: dict[int, list[Period]] = {}
-    for row in conn.execute(query):
-        period = Period(row.starts_at, row.ends_at)
-        by_technician.setdefault(row.technician_id, []).append(period)
-        by_bay.setdefault(row.bay_id, []).append(period)
+    for technician_id, bay_id, starts_at, ends_at in conn.execute(query).all():
+        period = Period(starts_at, ends_at)
+        by_technician.setdefault(technician_id, []).append(period)
+        by_bay.setdefault(bay_id, []).append(period)
     return by_technician, by_bay
 
 
@@ -244,9 +244,29 @@ def search_slots(
 ) -> SlotsOut:
     """Propose the earliest slots for a vehicle (of a store in scope) and an operation."""
     vehicle = scope.get(conn, vehicles, vehicle_id, what="vehicle")
+    return _store_slots(conn, vehicle.store_id, op_code, earliest, count, technician_id, now)
+
+
+def search_alert_slots(
+    conn: Connection, *, scope: StoreScope, alert_id: int, earliest: datetime | None, count: int
+) -> SlotsOut:
+    """Propose the earliest slots for the operation an alert recommends, at the alert's store."""
+    alert = scope.get(conn, alerts, alert_id, what="alert")
+    return _store_slots(conn, alert.store_id, alert.operation, earliest, count, None, None)
+
+
+def _store_slots(
+    conn: Connection,
+    store_id: int,
+    op_code: str,
+    earliest: datetime | None,
+    count: int,
+    technician_id: int | None,
+    now: datetime | None,
+) -> SlotsOut:
     now = now or datetime.now(UTC)
     inputs = proposal_inputs(
-        conn, store_id=vehicle.store_id, op_code=op_code, earliest=earliest or now, now=now, technician_id=technician_id
+        conn, store_id=store_id, op_code=op_code, earliest=earliest or now, now=now, technician_id=technician_id
     )
     ready = parts_ready_on(inputs.operation, inputs.capacity.stock)
     return SlotsOut(
@@ -256,16 +276,6 @@ def search_slots(
         timezone=str(inputs.timezone),
         parts_ready_on=None if ready is None else max(ready, inputs.today()),
         slots=[inputs.slot_out(s) for s in inputs.slots(count)],
-    )
-
-
-def search_alert_slots(
-    conn: Connection, *, scope: StoreScope, alert_id: int, earliest: datetime | None, count: int
-) -> SlotsOut:
-    """Propose the earliest slots for the operation an alert recommends."""
-    alert = scope.get(conn, alerts, alert_id, what="alert")
-    return search_slots(
-        conn, scope=scope, vehicle_id=alert.vehicle_id, op_code=alert.operation, earliest=earliest, count=count
     )
 
 

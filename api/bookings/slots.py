@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 
@@ -79,8 +80,9 @@ class PartStock:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Period:
+class Period(NamedTuple):
+    """A busy period [starts_at, ends_at) (a tuple: thousands are built per search)."""
+
     starts_at: datetime
     ends_at: datetime
 
