@@ -88,11 +88,12 @@ def list_bookings(
     technician_id: int | None = None,
     bay_id: int | None = None,
     vehicle_id: int | None = None,
+    store_id: int | None = None,
     state: Annotated[list[BookingState] | None, Query()] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[BookingOut]:
-    """Bookings of your stores by start time, filtered by period, technician, bay, vehicle and state."""
+    """Bookings of your stores by start time, filtered by period, technician, bay, vehicle, store and state."""
     return service.list_bookings(
         db,
         scope=scope,
@@ -101,6 +102,7 @@ def list_bookings(
         technician_id=technician_id,
         bay_id=bay_id,
         vehicle_id=vehicle_id,
+        store_id=store_id,
         states=state or [],
         cursor=cursor,
         limit=limit,

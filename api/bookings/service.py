@@ -303,11 +303,13 @@ def list_bookings(
     states: list[BookingState],
     cursor: str | None,
     limit: int,
+    store_id: int | None = None,
 ) -> Page[BookingOut]:
     """Bookings in scope by start time (then id), filtered; cursor pages."""
     b = bookings.c
     query: Select[Any] = select(bookings).where(scope.where(bookings))
-    for column, value in ((b.technician_id, technician_id), (b.bay_id, bay_id), (b.vehicle_id, vehicle_id)):
+    filters = ((b.technician_id, technician_id), (b.bay_id, bay_id), (b.vehicle_id, vehicle_id), (b.store_id, store_id))
+    for column, value in filters:
         if value is not None:
             query = query.where(column == value)
     if starts_from is not None:

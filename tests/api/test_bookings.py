@@ -420,6 +420,9 @@ def test_list_filters_and_pages(world: World) -> None:
     assert [x["id"] for x in confirmed] == [ids[1], ids[2]]
     window = {"from": at(monday, 9, 30).isoformat(), "to": at(monday, 12).isoformat()}
     assert [x["id"] for x in world.call("GET", "/api/v1/bookings", params=window).json()["items"]] == [ids[2], ids[0]]
+    in_a = world.call("GET", "/api/v1/bookings", role=Role.GROUP_ADMIN, params={"store_id": a.store_id}).json()
+    assert len(in_a["items"]) == 3
+    assert world.call("GET", "/api/v1/bookings", params={"store_id": world.stores["B"].store_id}).json()["items"] == []
     other_tech = {"technician_id": a.workshop.technician_ids[1]}
     assert world.call("GET", "/api/v1/bookings", params=other_tech).json()["items"] == []
     assert world.call("GET", "/api/v1/bookings", params={"cursor": "garbage"}).status_code == 422
