@@ -205,6 +205,7 @@ def _confirmed(
             )
         except alert_lifecycle.InvalidTransition as exc:  # the alert moved on while we booked
             raise Conflict(str(exc), details={"alert_state": exc.current, "allowed": sorted(exc.allowed)}) from exc
+        _supersede_proposals(conn, detail.alert_id, booking_id, principal=principal)
     emit(
         conn,
         store_id=detail.store_id,
@@ -215,6 +216,22 @@ def _confirmed(
                            for r in detail.reservations]},
     )  # fmt: skip
     return detail
+
+
+def _supersede_proposals(conn: Connection, alert_id: int, booking_id: int, *, principal: Principal) -> None:
+    """Cancel the alert's other proposals: it is booked now, so they can no longer be confirmed."""
+    reason = f"superseded by booking {booking_id}"
+    b = bookings.c
+    stale = conn.execute(
+        update(bookings)
+        .where(b.alert_id == alert_id, b.state == BookingState.PROPOSED.value, b.id != booking_id)
+        .values(state=BookingState.CANCELLED.value, cancel_reason=reason, updated_at=func.now())
+        .returning(bookings)
+    ).all()
+    for row in stale:
+        payload = {**_payload(row), "from": BookingState.PROPOSED.value, "reason": reason, "actor": principal.actor,
+                   "released_parts": []}  # fmt: skip
+        emit(conn, store_id=row.store_id, event_type="booking.cancelled", subject_id=row.id, payload=payload)
 
 
 def _unbook_alert(

@@ -315,6 +315,16 @@ def test_proposal_holds_nothing_until_confirmed(world: World, engine: Engine) ->
     assert "booked" in booked_alert.json()["error"]["message"]
 
 
+def test_booking_the_alert_directly_cancels_its_proposal(world: World, engine: Engine) -> None:
+    a, monday = world.stores["A"], next_monday()
+    proposal = world.call("POST", f"/api/v1/alerts/{a.alert_id}/proposal").json()
+    booked = world.call("POST", "/api/v1/bookings", json=booking_body(a, at(monday, 11), alert_id=a.alert_id))
+    assert booked.status_code == 201, booked.text
+    stale = world.call("GET", f"/api/v1/bookings/{proposal['id']}").json()
+    assert (stale["state"], stale["cancel_reason"]) == ("cancelled", f"superseded by booking {booked.json()['id']}")
+    assert event_types(engine, proposal["id"]) == ["booking.proposed", "booking.cancelled"]
+
+
 def test_confirming_a_proposal_whose_slot_was_taken_is_409(world: World) -> None:
     a = world.stores["A"]
     proposal = world.call("POST", f"/api/v1/alerts/{a.alert_id}/proposal").json()
