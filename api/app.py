@@ -18,6 +18,7 @@ from api.auth.router import router as auth_router
 from api.bookings.router import router as bookings_router
 from api.capacity.router import router as capacity_router
 from api.customers.router import router as customers_router
+from api.dashboard.router import router as dashboard_router
 from api.db import make_engine
 from api.events.router import router as events_router
 from api.notifications.router import router as notifications_router
@@ -37,6 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     vehicles_router,
     capacity_router,
     notifications_router,
+    dashboard_router,
 )
 
 

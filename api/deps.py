@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Cookie, Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from api.auth.service import KEY_PREFIX, principal_from_key, principal_from_token
@@ -14,6 +14,7 @@ from api.errors import Unauthorized
 from api.settings import ApiSettings
 from api.tenancy import EVERYONE, MANAGERS, STAFF, Principal, Role, StoreScope
 
+SESSION_COOKIE = "pitcall_session"  # the console's access token: HttpOnly, SameSite=Strict, path /
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An integration's API key")
 
@@ -31,14 +32,18 @@ def current_principal(
     settings: Settings,
     bearer: Annotated[str | None, Depends(oauth2)],
     api_key: Annotated[str | None, Depends(api_key_header)],
+    session: Annotated[str | None, Cookie(alias=SESSION_COOKIE, include_in_schema=False)] = None,
 ) -> Principal:
-    """Authenticate by API key (X-API-Key, or a Bearer value starting pck_) or by a person's JWT."""
+    """Authenticate by API key (X-API-Key, or a Bearer value starting pck_), by a person's JWT, or by the
+    console's session cookie (the same JWT; SameSite=Strict keeps other sites from riding on it)."""
     if api_key:
         return principal_from_key(db, api_key)
     if bearer and bearer.startswith(KEY_PREFIX):
         return principal_from_key(db, bearer)
     if bearer:
         return principal_from_token(db, bearer, secret=settings.jwt_secret.get_secret_value())
+    if session:
+        return principal_from_token(db, session, secret=settings.jwt_secret.get_secret_value())
     raise Unauthorized("not authenticated: send a bearer token or an X-API-Key")
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 
 from api.auth import schemas, service
 from api.db import Db
-from api.deps import Anyone, Managers, Scope, Settings
+from api.deps import SESSION_COOKIE, Anyone, Managers, Scope, Settings
 from api.errors import ERROR_RESPONSES, Forbidden, Invalid, NotFound
 from api.tenancy import Role
 from store.service_tables import api_keys
@@ -26,6 +26,30 @@ def log_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: Db, settin
         principal, secret=settings.jwt_secret.get_secret_value(), minutes=settings.token_minutes
     )
     return schemas.TokenOut(access_token=token.token, expires_at=token.expires_at)
+
+
+@router.post("/auth/session", response_model=schemas.TokenOut)
+def open_session(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], db: Db, settings: Settings, response: Response
+) -> schemas.TokenOut:
+    """Log in for the console: the access token is also set as an HttpOnly, SameSite=Strict cookie."""
+    token = log_in(form, db, settings)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token.access_token,
+        max_age=settings.token_minutes * 60,
+        httponly=True,
+        samesite="strict",
+        secure=settings.environment != "development",
+        path="/",
+    )
+    return token
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+def close_session(response: Response) -> None:
+    """Forget the console's session cookie."""
+    response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 @router.get("/me", response_model=schemas.MeOut)

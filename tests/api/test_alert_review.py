@@ -68,3 +68,16 @@ def test_detail_has_evidence_customer_and_operation(world: World) -> None:
     assert detail["customer"]["consent_proactive_contact"] is True
     assert detail["recommended_operation"]["op_code"] == "BAT-TEST-REPLACE"
     assert detail["recommended_operation"]["parts"] == [{"part_no": "BAT-12V-60AH", "qty": 1}]
+
+
+def test_console_session_cookie_authenticates_and_logs_out(world: World) -> None:
+    client = world.app_client
+    opened = client.post(
+        "/api/v1/auth/session", data={"username": "service_advisor_a", "password": "correct horse battery"}
+    )
+    assert opened.status_code == 200
+    cookie = opened.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert client.get("/api/v1/me").json()["name"] == "service_advisor_a"
+    assert client.post("/api/v1/auth/logout").status_code == 204
+    assert client.get("/api/v1/me").status_code == 401
