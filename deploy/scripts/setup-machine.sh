@@ -14,6 +14,8 @@ command -v mosquitto >/dev/null || missing+=(mosquitto)
 command -v mosquitto_passwd >/dev/null || missing+=(mosquitto-clients)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
 command -v runuser >/dev/null || missing+=(util-linux)
+command -v wrk >/dev/null || missing+=(wrk)  # HTTP load generator of pitcall bench api
+[ -x /usr/bin/chromium ] || missing+=(chromium)  # the console's browser tests (playwright drives it)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -109,3 +109,38 @@ def bench_predict(
     console.print(f"every later cycle (engine warm)      : {r.warm_cycle_s:6.1f} s")
     met = r.warm_cycle_s < 60 and r.vehicles >= 10_000
     console.print(f"target (a day of 10,000 vehicles < 60 s): {'met' if met else 'NOT met'} by the running service")
+
+
+@bench_app.command("api")
+def bench_api(
+    rows: int = typer.Option(50_000_000, help="telemetry samples to load"),
+    days: int = typer.Option(42, help="days of history (the series asks for 30)"),
+    template_cars: int = typer.Option(10, help="simulated cars cloned to reach --rows"),
+    reuse: bool = typer.Option(False, help="keep the fleet a previous run loaded (bookings are rebuilt)"),
+    workers: int = typer.Option(1, help="uvicorn worker processes (> 1: see pitcall/bench/api.py)"),
+    connections: str = typer.Option("1,4", help="wrk connections, comma-separated; one measurement each"),
+    duration: float = typer.Option(20.0, help="seconds per endpoint and concurrency"),
+    database_url: str = typer.Option("", help="default: PITCALL_DATABASE_URL with the database pitcall_bench_api"),
+) -> None:
+    """API latency through wrk: vehicle series, alert queue, slot proposal (docs/benchmarks.md)."""
+    from sqlalchemy.engine import make_url
+
+    from pitcall.bench.api import print_report, run
+    from store.db import sqlalchemy_url
+
+    url = database_url or make_url(sqlalchemy_url(ToolSettings().database_url)).set(
+        database="pitcall_bench_api"
+    ).render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
+    result = run(
+        url,
+        rows=rows,
+        days=days,
+        template_cars=template_cars,
+        reuse=reuse,
+        workers=workers,
+        connections=tuple(int(c) for c in connections.split(",")),
+        duration_s=duration,
+        say=lambda m: console.print(f"[dim]{m}[/dim]"),
+    )
+    if not print_report(console, result):
+        raise typer.Exit(code=1)
