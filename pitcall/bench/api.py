@@ -159,7 +159,7 @@ class Measurement:
 class ApiBench:
     fleet: FleetFacts
     workshop: WorkshopFacts
-    alerts_per_store: int
+    live_alerts: int  # in the measured store
     workers: int
     duration_s: float
     measurements: list[Measurement]
@@ -191,6 +191,7 @@ def run(
     secret = secrets.token_urlsafe(32)
     tokens = _tokens(db, store_id=workshop.store_id, secret=secret)
     endpoints = _endpoints(db, fleet, workshop.store_id, tokens)
+    live_alerts = len(live_alert_ids(db, store_id=workshop.store_id))
     db.dispose()
     root = Path(tempfile.mkdtemp(prefix="pitcall-bench-api-"))
     (root / "requests.lua").write_text(WRK_LUA)
@@ -207,7 +208,7 @@ def run(
             measurements += _measure(server, endpoint, root, connections, duration_s, say)
     finally:
         server.stop()
-    return ApiBench(fleet, workshop, alerts_per_store, workers, duration_s, measurements, missing)
+    return ApiBench(fleet, workshop, live_alerts, workers, duration_s, measurements, missing)
 
 
 def _fleet(
@@ -398,7 +399,7 @@ def print_report(console: Console, result: ApiBench) -> bool:
     console.print(
         f"store {w.store_id}: 20 technicians, {w.bookings} confirmed bookings over two weeks "
         f"(technicians {w.technician_fill:.0%}, bays {w.bay_fill:.0%} booked); "
-        f"{result.alerts_per_store} live alerts per store; API: uvicorn, workers={result.workers}; "
+        f"{result.live_alerts} live alerts in the store; API: uvicorn, workers={result.workers}; "
         f"wrk 1 thread, {result.duration_s:g} s per row"
     )
     table = Table(
