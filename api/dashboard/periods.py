@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -19,6 +19,10 @@ class Week:
     monday: date
     starts_at: datetime
     ends_at: datetime
+
+    def contains(self, moment: datetime) -> bool:
+        """Tell whether the aware instant `moment` falls in this week."""
+        return _utc(self.starts_at) <= _utc(moment) < _utc(self.ends_at)
 
     def previous(self, tz: ZoneInfo) -> Week:
         """Return the week before this one."""
@@ -44,7 +48,12 @@ class Interval:
 
     @property
     def hours(self) -> float:
-        return (self.ends_at - self.starts_at).total_seconds() / 3600
+        return overlap_hours(self.starts_at, self.ends_at, self.starts_at, self.ends_at)
+
+
+def _utc(moment: datetime) -> datetime:
+    # Python compares and subtracts two datetimes of the same tzinfo by wall clock; UTC gives true instants
+    return moment.astimezone(UTC)
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -74,15 +83,15 @@ def expand(hours: Iterable[WeeklyHours], tz: ZoneInfo, starts_at: datetime, ends
         for entry in sorted(by_weekday.get(day.isoweekday(), []), key=lambda e: e.starts_at):
             start = datetime.combine(day, entry.starts_at, tzinfo=tz)
             end = datetime.combine(day, entry.ends_at, tzinfo=tz)
-            if start < ends_at and end > starts_at:
+            if _utc(start) < _utc(ends_at) and _utc(end) > _utc(starts_at):
                 yield Interval(day, start, end)
         day += timedelta(days=1)
 
 
 def overlap_hours(starts_at: datetime, ends_at: datetime, window_start: datetime, window_end: datetime) -> float:
     """Return the hours of [starts_at, ends_at) that fall inside [window_start, window_end)."""
-    start = max(starts_at, window_start)
-    end = min(ends_at, window_end)
+    start = max(_utc(starts_at), _utc(window_start))
+    end = min(_utc(ends_at), _utc(window_end))
     return max(0.0, (end - start).total_seconds() / 3600)
 
 
@@ -99,7 +108,7 @@ def check_range(starts_at: datetime, ends_at: datetime, *, max_days: int) -> Non
     """Raise RangeError unless both ends are aware, starts_at < ends_at and the range spans <= max_days."""
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise RangeError("from and to need a time zone (e.g. 2026-12-01T00:00:00+08:00)")
-    if starts_at >= ends_at:
+    if _utc(starts_at) >= _utc(ends_at):
         raise RangeError("from must be before to")
-    if ends_at - starts_at > timedelta(days=max_days):
+    if _utc(ends_at) - _utc(starts_at) > timedelta(days=max_days):
         raise RangeError(f"the range may span at most {max_days} days")

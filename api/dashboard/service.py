@@ -228,7 +228,7 @@ def _lead_times(conn: Connection, scope: StoreScope, sid: int, weeks: Sequence[W
     ).all()  # fmt: skip
     result = []
     for w in weeks:
-        confirmed = [r for r in rows if w.starts_at <= r[1] < w.ends_at]
+        confirmed = [r for r in rows if w.contains(r[1])]
         lead = [figures.days_between(r[0], r[3]) for r in confirmed if r[3] is not None]
         predicted = [float(r[2]) for r in confirmed if r[2] is not None]
         result.append(
@@ -293,7 +293,7 @@ def _survey_scores(conn: Connection, scope: StoreScope, sid: int, weeks: Sequenc
     ).all()  # fmt: skip
     result = []
     for w in weeks:
-        scores = [float(r.score) for r in rows if w.starts_at <= r.answered_at < w.ends_at]
+        scores = [float(r.score) for r in rows if w.contains(r.answered_at)]
         result.append(
             SurveyScore(
                 answered=len(scores), average=figures.mean(scores),
