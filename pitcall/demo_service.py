@@ -42,7 +42,7 @@ def _prepare(engine: Engine) -> int | None:
         row = conn.execute(
             select(stores.c.id, stores.c.code, stores.c.name)
             .join(alerts, alerts.c.store_id == stores.c.id)
-            .where(alerts.c.state == "open")
+            .where(alerts.c.state.in_(["open", "acknowledged"]))
             .group_by(stores.c.id)
             .order_by(func.count().desc())
         ).first()
@@ -104,12 +104,15 @@ def _walk(client: httpx.Client, steps: Table) -> dict[str, Any] | None:
         response.raise_for_status()
         return response.json()
 
-    queue = call("alert queue", "GET", "/api/v1/alerts", params={"state": "open", "limit": 5})["items"]
+    queue = call("alert queue", "GET", "/api/v1/alerts", params={"state": ["open", "acknowledged"], "limit": 5})[
+        "items"
+    ]
     if not queue:
         return None
     alert = queue[0]
     call("alert evidence", "GET", f"/api/v1/alerts/{alert['id']}")
-    call("acknowledge", "POST", f"/api/v1/alerts/{alert['id']}/acknowledge")
+    if alert["state"] == "open":
+        call("acknowledge", "POST", f"/api/v1/alerts/{alert['id']}/acknowledge")
     slot = call("propose slots", "GET", f"/api/v1/alerts/{alert['id']}/slots")["slots"][0]
     booking = call("book the first slot", "POST", "/api/v1/bookings", json={
         "vehicle_id": alert["vehicle_id"], "op_code": alert["operation"], "alert_id": alert["id"],

@@ -81,9 +81,16 @@ def recreate_database(database_url: str) -> None:
 
 
 def run_eval(
-    settings: ToolSettings, plan: FleetPlan, *, model: Model, cadence: Cadence, workers: int = 2
+    settings: ToolSettings,
+    plan: FleetPlan,
+    *,
+    model: Model,
+    cadence: Cadence,
+    workers: int = 2,
+    workshop_until: date | None = None,
 ) -> EvalResult:
-    """Run the whole evaluation; see the module docstring."""
+    """Run the whole evaluation; see the module docstring. The simulated workshop acts on alerts up to
+    `workshop_until` (default: the whole run); later alerts are left live, like a store's current queue."""
     url = eval_database_url(settings.database_url)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -107,7 +114,9 @@ def run_eval(
             first=plan.start,
             last=last,
             model=model,
-            after_day=lambda conn, day: _workshop(conn, day, faults, repaired),
+            after_day=lambda conn, day: (
+                _workshop(conn, day, faults, repaired) if workshop_until is None or day <= workshop_until else None
+            ),
             progress=lambda _day: bar.advance(task),
         )
     timings["replay_s"] = time.perf_counter() - mark

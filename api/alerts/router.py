@@ -1,6 +1,7 @@
 """Alert review routes: the queue, one alert with its evidence, acknowledge and dismiss.
 
-Booking an alert is under /alerts/{id}/slots and /alerts/{id}/booking (api/bookings).
+Booking an alert: GET /alerts/{id}/slots, then POST /bookings with `alert_id`; POST /alerts/{id}/proposal
+proposes one (api/bookings).
 """
 
 from __future__ import annotations

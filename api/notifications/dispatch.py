@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from api.bookings.proposals import auto_propose
 from api.notifications.rules import (
     CUSTOMER_EVENTS,
     CustomerContact,
@@ -26,7 +27,10 @@ from store.tables import customers, stores, vehicles
 
 
 def dispatch(conn: Connection, now: datetime, *, limit: int = 100) -> int:
-    """Fan out up to `limit` undispatched events in id order; return how many were dispatched."""
+    """Fan out up to `limit` undispatched events in id order; return how many were dispatched.
+
+    A new alert also gets its store's automatic booking proposal here (critical alerts, when the store
+    enabled it): the proposal and its booking.proposed event commit with the dispatch."""
     events = conn.execute(
         select(outbox)
         .where(outbox.c.dispatched_at.is_(None))
@@ -40,6 +44,8 @@ def dispatch(conn: Connection, now: datetime, *, limit: int = 100) -> int:
     subscriptions = _active_subscriptions(conn, set(group_of.values()))
     rows: list[dict[str, Any]] = []
     for event in events:
+        if event.event_type == "alert.raised":
+            auto_propose(conn, event.subject_id, now=now)  # the store's automatic proposal for critical alerts
         rows += _webhook_rows(event, subscriptions, group_of[event.store_id], now)
         rows += _customer_rows(conn, event, now)
     if rows:
