@@ -17,6 +17,8 @@ from api.alerts.router import router as alerts_router
 from api.auth.router import router as auth_router
 from api.bookings.router import router as bookings_router
 from api.capacity.router import router as capacity_router
+from api.console.router import STATIC_PATH, static_files
+from api.console.router import router as console_router
 from api.customers.router import router as customers_router
 from api.dashboard.router import router as dashboard_router
 from api.db import make_engine
@@ -82,6 +84,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")
+    app.include_router(console_router)
+    app.mount(STATIC_PATH, static_files(), name="console-static")
     _add_operations_routes(app)
     return app
 
