@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, Float, and_, case, cast, func, or_, select, true
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from api.capacity.schemas import DayHours, SettingsOut
 from api.dashboard import figures, periods
@@ -211,26 +212,20 @@ def _service_visits(conn: Connection, scope: StoreScope, sid: int, weeks: Sequen
 
 
 def _lead_times(conn: Connection, scope: StoreScope, sid: int, weeks: Sequence[Week]) -> list[LeadTime]:
-    a, wo, ob = alerts.c, work_orders.c, outbox.c
+    a, wo = alerts.c, work_orders.c
     checked_in = select(func.min(wo.created_at)).where(scope.where(work_orders), wo.alert_id == a.id).scalar_subquery()
-    first_predicted = (
-        select(cast(ob.payload["days_to_failure"].astext, Float))
-        .where(scope.where(outbox), ob.store_id == sid, ob.event_type == "alert.raised", ob.subject_id == a.id)
-        .order_by(ob.id)
-        .limit(1)
-        .scalar_subquery()
-    )
     rows = conn.execute(
-        select(a.first_observed_at, a.closed_at, func.coalesce(first_predicted, a.days_to_failure), checked_in).where(
+        select(a.id, a.first_observed_at, a.closed_at, a.days_to_failure, checked_in.label("checked_in_at")).where(
             scope.where(alerts), a.store_id == sid, a.state == "resolved", a.outcome == "confirmed",
             a.closed_at >= weeks[0].starts_at, a.closed_at < weeks[-1].ends_at,
         )
     ).all()  # fmt: skip
+    first = _first_predictions(conn, scope, sid, [r.id for r in rows])
     result = []
     for w in weeks:
-        confirmed = [r for r in rows if w.contains(r[1])]
-        lead = [figures.days_between(r[0], r[3]) for r in confirmed if r[3] is not None]
-        predicted = [float(r[2]) for r in confirmed if r[2] is not None]
+        confirmed = [r for r in rows if w.contains(r.closed_at)]
+        lead = [figures.days_between(r.first_observed_at, r.checked_in_at) for r in confirmed if r.checked_in_at]
+        predicted = [p for r in confirmed if (p := first.get(r.id, r.days_to_failure)) is not None]
         result.append(
             LeadTime(
                 confirmed=len(confirmed), measured=len(lead), average_days=figures.mean(lead),
@@ -239,6 +234,20 @@ def _lead_times(conn: Connection, scope: StoreScope, sid: int, weeks: Sequence[W
             )
         )  # fmt: skip
     return result
+
+
+def _first_predictions(conn: Connection, scope: StoreScope, sid: int, alert_ids: list[int]) -> dict[int, float | None]:
+    """days_to_failure as first raised, from each alert's alert.raised event (later updates overwrite the column)."""
+    if not alert_ids:
+        return {}
+    ob = outbox.c
+    rows = conn.execute(
+        select(ob.subject_id, cast(ob.payload["days_to_failure"].astext, Float))
+        .ext(distinct_on(ob.subject_id))
+        .where(scope.where(outbox), ob.store_id == sid, ob.event_type == "alert.raised", ob.subject_id.in_(alert_ids))
+        .order_by(ob.subject_id, ob.id)
+    )
+    return {int(r[0]): r[1] for r in rows}
 
 
 def _utilisation(

@@ -7,6 +7,7 @@ A hand-built ISO week in store A (Asia/Shanghai, UTC+8): Monday 2026-11-16 00:00
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,12 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Connection, insert
 
-from api.tenancy import Role
+from api.dashboard.service import dashboard
+from api.tenancy import Role, StoreScope
 from store.db import make_engine
 from store.fleet import add_vehicle
 from store.outbox import emit
-from store.service_tables import bookings, surveys, work_orders
-from store.tables import alerts
+from store.service_tables import bookings, outbox, surveys, work_orders
+from store.tables import alerts, vehicles
 from tests.api_world import World
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -253,3 +255,68 @@ def test_calendar_range_must_be_aware_ordered_and_at_most_31_days(world: World) 
     assert _calendar(world, "2026-11-02T00:00:00Z", "2026-11-01T00:00:00Z").status_code == 422
     b = world.stores["B"].store_id
     assert _calendar(world, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", store_id=b).status_code == 404
+
+
+def _a_year_of_history(conn: Connection, world: World, now: datetime) -> None:
+    """2,000 vehicles with a year of alerts, work orders, surveys and bookings in store A."""
+    a = world.stores["A"]
+    vehicle_rows = [
+        {"store_id": a.store_id, "vin": f"LPERF{i:012d}", "make": "VW", "model": "Lavida", "year": 2020}
+        for i in range(2000)
+    ]
+    vehicle_ids = list(conn.scalars(insert(vehicles).returning(vehicles.c.id), vehicle_rows))
+    alert_rows, order_rows, booking_rows = [], [], []
+    for i in range(6000):
+        raised = now - timedelta(hours=i * 1.46)
+        state, outcome = ("open", None) if i < 150 else ("resolved", "confirmed") if i % 3 else ("dismissed", None)
+        alert_rows.append({
+            "store_id": a.store_id, "vehicle_id": vehicle_ids[i % 2000], "mode": "battery", "severity": "warning",
+            "confidence": 0.7, "observed_at": raised, "first_observed_at": raised - timedelta(days=2),
+            "days_to_failure": 10.0, "evidence": {}, "operation": OP, "parts": [], "model_version": "perf",
+            "state": state, "outcome": outcome, "created_at": raised, "acknowledged_at": raised + timedelta(hours=2),
+            "booked_at": raised + timedelta(hours=3),
+            "closed_at": None if state == "open" else raised + timedelta(days=5),
+        })  # fmt: skip
+    alert_ids = list(conn.scalars(insert(alerts).returning(alerts.c.id), alert_rows))
+    events = [{"store_id": a.store_id, "event_type": kind, "subject_id": alert_id, "payload": {"days_to_failure": 9.0}}
+              for alert_id in alert_ids for kind in ("alert.raised", "alert.updated", "alert.updated")]  # fmt: skip
+    conn.execute(insert(outbox), events)
+    for i in range(3000):
+        start = now - timedelta(hours=i * 2.9)
+        booking_rows.append({
+            "store_id": a.store_id, "vehicle_id": vehicle_ids[i % 2000], "op_code": OP, "state": "completed",
+            "technician_id": a.workshop.technician_ids[i % 4], "bay_id": a.workshop.bay_ids[i % 3],
+            "starts_at": start, "ends_at": start + timedelta(hours=1), "created_by": "perf",
+        })  # fmt: skip
+        order_rows.append({
+            "store_id": a.store_id, "vehicle_id": vehicle_ids[i % 2000], "created_by": "perf", "state": "closed",
+            "alert_id": alert_ids[i + 150] if i % 2 else None, "created_at": start,
+        })  # fmt: skip
+    conn.execute(insert(bookings), booking_rows)
+    order_ids = list(conn.scalars(insert(work_orders).returning(work_orders.c.id), order_rows))
+    conn.execute(insert(surveys), [
+        {"store_id": a.store_id, "work_order_id": wo, "token_hash": f"{wo:064d}", "language": "zh",
+         "score": 6 + wo % 5, "answered_at": now - timedelta(hours=i * 5.8)}
+        for i, wo in enumerate(order_ids[::2])
+    ])  # fmt: skip
+
+
+def test_dashboard_of_a_busy_store_takes_under_100_ms(world: World, db_url: str) -> None:
+    now = datetime.now(UTC)
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        _a_year_of_history(conn, world, now)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        scope = StoreScope(frozenset({world.stores["A"].store_id}))
+        timings = []
+        last_week = (now - timedelta(days=7)).date()
+        for _ in range(5):
+            started = time.perf_counter()
+            body = dashboard(conn, scope=scope, store_id=None, week_of=last_week, now=now)
+            timings.append(time.perf_counter() - started)
+    engine.dispose()
+    assert body.week.alerts.raised > 100 and body.week.service_visits.checked_in > 50
+    assert body.week.lead_time.predicted_average_days == 9.0  # from the alert.raised events
+    print(f"dashboard timings (ms): {[round(t * 1000, 1) for t in timings]}")
+    assert sorted(timings)[2] < 0.1, timings
