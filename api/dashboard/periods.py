@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
 
 @dataclass(frozen=True, slots=True)
 class Week:
@@ -104,10 +106,18 @@ class RangeError(ValueError):
     """A requested time range is not usable (naive, empty or too long)."""
 
 
+def check_year(day: date) -> None:
+    """Raise RangeError for a day outside the years 2000-2100 (the service's calendar)."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise RangeError(f"dates lie between the years {FIRST_YEAR} and {LAST_YEAR}")
+
+
 def check_range(starts_at: datetime, ends_at: datetime, *, max_days: int) -> None:
     """Raise RangeError unless both ends are aware, starts_at < ends_at and the range spans <= max_days."""
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise RangeError("from and to need a time zone (e.g. 2026-12-01T00:00:00+08:00)")
+    check_year(starts_at.date())
+    check_year(ends_at.date())
     if _utc(starts_at) >= _utc(ends_at):
         raise RangeError("from must be before to")
     if _utc(ends_at) - _utc(starts_at) > timedelta(days=max_days):

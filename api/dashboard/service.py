@@ -29,7 +29,7 @@ from api.dashboard.schemas import (
     Utilisation,
     WeekFigures,
 )
-from api.errors import NotFound
+from api.errors import Invalid, NotFound
 from api.pagination import Page, decode_cursor, encode_cursor
 from api.tenancy import StoreScope
 from store.service_tables import (
@@ -143,7 +143,12 @@ def dashboard(
     """The store's figures for the week containing `week_of` (default: today's local date) and the week before."""
     sid = scope.single_store(store_id)
     tz = store_timezone(conn, scope=scope, store_id=sid)
-    week = periods.week_of(week_of or periods.today_in(tz, now), tz)
+    day = week_of or periods.today_in(tz, now)
+    try:
+        periods.check_year(day)
+    except periods.RangeError as exc:
+        raise Invalid(str(exc)) from exc
+    week = periods.week_of(day, tz)
     weeks = (week.previous(tz), week)
     counts = _alert_counts(conn, scope, sid, weeks)
     visits = _service_visits(conn, scope, sid, weeks)

@@ -185,6 +185,7 @@ def test_empty_week_gives_nulls_not_errors(world: World, week: HandBuiltWeek) ->
     assert this["lead_time"]["average_days"] is None and this["lead_time"]["predicted_median_days"] is None
     assert this["survey"] == {"answered": 0, "average": None, "share_9_plus": None}
     assert this["utilisation"]["overall"] == 0.0
+    assert world.call("GET", "/api/v1/dashboard", params={"week_of": "9999-12-31"}).status_code == 422
 
 
 def test_open_alerts_by_mode_and_severity_and_default_week(world: World, week: HandBuiltWeek) -> None:

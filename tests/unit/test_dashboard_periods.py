@@ -66,6 +66,7 @@ def test_overlap_hours_counts_only_the_part_inside_the_window() -> None:
         (datetime(2026, 1, 1), datetime(2026, 1, 2, tzinfo=UTC), "time zone"),
         (datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC), "before"),
         (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, 0, 0, 1, tzinfo=UTC), "31 days"),
+        (datetime(9999, 12, 31, tzinfo=UTC), datetime(9999, 12, 31, 1, tzinfo=UTC), "2000 and 2100"),
     ],
 )
 def test_check_range_refuses_naive_reversed_and_long_ranges(
