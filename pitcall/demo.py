@@ -84,9 +84,9 @@ def _predict(settings: ToolSettings, *, vehicles: int, days: int) -> None:
                   " ingest -> TimescaleDB -> predict replay, in its own database")  # fmt: skip
     plan = FleetPlan(seed=SEED, vehicles=vehicles, start=datetime.now(UTC).date() - timedelta(days=days + 1),
                      days=days, prefix="demo-hist")  # fmt: skip
-    # The simulated workshop stops two weeks before today: alerts raised since are the store's queue.
+    # The simulated workshop handles the first half of the history: alerts raised since are the store's queue.
     result = run_eval(settings, plan, model=shipped(), cadence=Cadence(sample_every_s=60), workers=2,
-                      workshop_until=plan.start + timedelta(days=days - 15))  # fmt: skip
+                      workshop_until=plan.start + timedelta(days=days // 2))  # fmt: skip
     alerts_table = Table("vehicle", "mode", "severity", "conf.", "days to failure", "first seen", "state",
                          "evidence", "operation", title="alerts raised (data time)")  # fmt: skip
     with make_engine(eval_database_url(settings.database_url)).connect() as conn:
