@@ -160,7 +160,7 @@ def fixed_threshold_baseline(days: list[VehicleDay]) -> list[RaisedAlert]:
         if vday.quality is Quality.GARBAGE:
             continue
         for mode, spec in INDEXES.items():
-            index = spec.index(vday.features)
+            index = spec.textbook(vday.features)
             if index is None:
                 continue
             recent = over[(vday.vehicle_id, mode)]

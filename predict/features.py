@@ -6,13 +6,19 @@ trims at idle and at cruise, the rear/front O2 swing ratio, Mode 06 misfire coun
 the day's weather. The aggregates do not depend on the sampling rate (1 Hz or one sample a minute
 give the same medians and the same driving minutes), so other dongles and other fleets fit.
 
+Per trip (driving samples with no gap over 5 minutes), a second pass measures what only a trip shows:
+the heat the engine needed to warm its coolant from a cold start to 80 °C (a thermostat stuck open lets
+the radiator take heat from the first minute), and the regulated voltage above 1,500 rpm with the air
+temperature of the same minutes. `summarise_trips` turns a day's trips into day features.
+
 Data quality is judged here as well: a day of impossible readings or frozen signals is `garbage` and
 never scored; a day with too little driving is `sparse`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -98,6 +104,70 @@ WITH days AS (
 SELECT * FROM days WHERE day BETWEEN :first AND :last ORDER BY day, vehicle_id
 """
 
+# Heat into the coolant ~ fuel burnt ~ air inducted ~ rpm x calculated load: counted in full-load revolutions.
+HEAT_STEP = "(s.rpm / 60.0) * (s.load / 100.0) * s.dt"
+# Heat the radiator must reject per kelvin of coolant over air (a thermostat opens further, and the coolant
+# sits higher in its band, as this rises): 1,000 x rpm x load / (coolant - air).
+DEMAND = "s.rpm * s.load / 1000.0 / (s.coolant - s.trip_air)"
+TRIP_GAP_S = 300  # a pause longer than this ends a trip
+UNFINISHED_WARMUP_S = 600  # a healthy engine past 50 °C reaches 80 °C well within 10 minutes of driving
+WARM_FROM_C, WARM_TO_C = 50.0, 80.0  # the warm-up segment measured: below any thermostat's opening
+
+
+def _at_crossing(level: float, running: str, step: str) -> str:
+    """A running quantity interpolated to the moment the coolant first rose through `level` in the trip:
+    its value at that sample minus `step` times the share of the last interval spent above `level`."""
+    beyond = f"(s.coolant - {level}) / nullif(s.coolant - s.prev_c, 0)"
+    crossed = f"s.coolant >= {level} AND s.prev_c < {level} AND s.dt > 0"
+    return f"(array_agg({running} - {step} * {beyond} ORDER BY s.ts) FILTER (WHERE {crossed}))[1]"
+
+
+TRIP_SQL = f"""
+WITH raw AS (
+  SELECT t.vehicle_id, t.ts, (t.ts AT TIME ZONE st.timezone)::date AS day,
+    {RPM} AS rpm, {COOLANT} AS coolant, {_f("ENGINE_LOAD")} AS load,
+    {_f("CONTROL_MODULE_VOLTAGE")} AS volts,
+    {_f("AMBIANT_AIR_TEMP")} AS ambient, {_f("INTAKE_TEMP")} AS intake
+  FROM telemetry t
+  JOIN vehicles v ON v.id = t.vehicle_id
+  JOIN stores st ON st.id = v.store_id
+  WHERE {DRIVING}
+    AND t.ts >= (CAST(:first AS date) - 1) AND t.ts < (CAST(:last AS date) + 2)
+    AND (CAST(:vehicle_ids AS int[]) IS NULL OR t.vehicle_id = ANY(CAST(:vehicle_ids AS int[])))
+), gaps AS (
+  SELECT raw.*, extract(epoch FROM raw.ts - lag(raw.ts) OVER w) AS gap, lag(raw.coolant) OVER w AS prev_c
+  FROM raw WINDOW w AS (PARTITION BY raw.vehicle_id ORDER BY raw.ts)
+), trips AS (
+  SELECT gaps.*,
+    sum(CASE WHEN gap IS NULL OR gap > {TRIP_GAP_S} THEN 1 ELSE 0 END)
+      OVER (PARTITION BY vehicle_id ORDER BY ts) AS trip,
+    CASE WHEN gap IS NULL OR gap > {TRIP_GAP_S} THEN 0 ELSE gap END AS dt
+  FROM gaps
+), s AS (
+  SELECT s.*, sum({HEAT_STEP}) OVER (PARTITION BY s.vehicle_id, s.trip ORDER BY s.ts) AS heat,
+    coalesce(avg(s.ambient) OVER t, min(s.intake) OVER t) AS trip_air
+  FROM trips s WINDOW t AS (PARTITION BY s.vehicle_id, s.trip)
+)
+SELECT s.vehicle_id, min(s.day) AS day, s.trip,
+  extract(epoch FROM max(s.ts) - min(s.ts)) AS duration_s,
+  (array_agg(s.coolant ORDER BY s.ts))[1] AS start_c,
+  max(s.coolant) AS max_c,
+  min(s.trip_air) AS air_c,  -- the ambient sensor, or the intake air at the start of a drive
+  {_at_crossing(WARM_FROM_C, "s.heat", HEAT_STEP)} AS heat_at_from,
+  {_at_crossing(WARM_TO_C, "s.heat", HEAT_STEP)} AS heat_at_to,
+  max(s.heat) AS heat_total,
+  extract(epoch FROM max(s.ts)) - {_at_crossing(WARM_FROM_C, "extract(epoch FROM s.ts)", "s.dt")} AS seconds_after_from,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY s.volts) FILTER (WHERE s.rpm > 1500) AS volts_high_rpm,
+  coalesce(avg(s.ambient) FILTER (WHERE s.rpm > 1500), avg(s.ambient), min(s.intake)) AS air_high_rpm,
+  sum(s.rpm / 60.0 * s.dt) AS revs,
+  count(*) FILTER (WHERE s.coolant >= {WARM_TO_C}) AS warm_samples,
+  avg(s.coolant) FILTER (WHERE s.coolant >= {WARM_TO_C}) AS warm_c,
+  avg({DEMAND}) FILTER (WHERE s.coolant >= {WARM_TO_C} AND s.coolant > s.trip_air + 20) AS warm_demand
+FROM s
+GROUP BY s.vehicle_id, s.trip
+HAVING min(s.day) BETWEEN :first AND :last
+"""
+
 DTC_SQL = """
 SELECT d.vehicle_id, (d.ts AT TIME ZONE s.timezone)::date AS day,
        array_agg(DISTINCT p) FILTER (WHERE p IS NOT NULL) AS pending,
@@ -119,9 +189,12 @@ def load_days(conn: Connection, *, first: date, last: date, vehicle_ids: list[in
         (r.vehicle_id, r.day): (tuple(r.pending or ()), tuple(r.stored or ()))
         for r in conn.execute(text(DTC_SQL), params)
     }
+    trips: dict[tuple[int, date], list[Mapping[Any, Any]]] = {}
+    for trip in conn.execute(text(TRIP_SQL), params).mappings():
+        trips.setdefault((trip["vehicle_id"], trip["day"]), []).append(trip)
     days = []
     for row in conn.execute(text(DAILY_SQL), params).mappings():
-        features = derive(row)
+        features = derive(row) | summarise_trips(trips.get((row["vehicle_id"], row["day"]), []))
         pending, stored = dtcs.get((row["vehicle_id"], row["day"]), ((), ()))
         days.append(VehicleDay(row["vehicle_id"], row["day"], features, judge(features), pending, stored))
     return days
@@ -156,6 +229,54 @@ def derive(row: Mapping[Any, Any]) -> Features:
             1 + [raw.get(f"misfire_c{i}") for i in range(1, MAX_CYLINDERS + 1)].index(worst)
         )
     return features
+
+
+def summarise_trips(trips: Sequence[Mapping[Any, Any]]) -> Features:
+    """Turn one vehicle-day's trips into day features (pure): medians over the trips that measured each.
+
+    - `warmup_heat_per_k`: heat (full-load revolutions) the engine burnt per kelvin its coolant rose from
+      50 to 80 °C, on trips that started below 50 °C and got there; `warmup_air_c` the air of those trips.
+    - `charge_v_trip`: the regulated voltage above 1,500 rpm, `charge_air_trip` the air of the same minutes.
+    - `warm_demand`: the mean heat the radiator had to reject per kelvin of coolant over air while warm
+      (>= 80 °C), weighted by warm samples: what moves a healthy thermostat within its band.
+    """
+    warmups = [(heat, _num(t["air_c"])) for t in trips if (heat := _warmup_heat_per_k(t)) is not None]
+    charging = [(v, _num(t["air_high_rpm"])) for t in trips if (v := _num(t["volts_high_rpm"])) is not None]
+    warm = [(n, _num(t["warm_demand"])) for t in trips if (n := _num(t["warm_samples"]) or 0.0) > 0]
+    warm_n = sum(n for n, d in warm if d is not None)
+    return {
+        "trips": float(len(trips)),
+        "revs": sum(_num(t["revs"]) or 0.0 for t in trips) if trips else None,
+        "warmup_trips": float(len(warmups)),
+        "warmup_heat_per_k": _median([h for h, _ in warmups]),
+        "warmup_air_c": _median([a for _, a in warmups if a is not None]),
+        "charge_v_trip": _median([v for v, _ in charging]),
+        "charge_air_trip": _median([a for _, a in charging if a is not None]),
+        "warm_demand": sum(n * d for n, d in warm if d is not None) / warm_n if warm_n else None,
+    }
+
+
+def _warmup_heat_per_k(trip: Mapping[Any, Any]) -> float | None:
+    """Heat per kelvin from 50 to 80 °C; for a drive that stayed `UNFINISHED_WARMUP_S` past 50 °C without
+    reaching 80 °C, the heat it burnt after 50 °C (a lower bound: it needed more)."""
+    span = WARM_TO_C - WARM_FROM_C
+    heat = _difference(trip["heat_at_to"], trip["heat_at_from"])
+    if heat is not None:
+        return heat / span if heat > 0 else None
+    after = _num(trip["seconds_after_from"])
+    if after is not None and after >= UNFINISHED_WARMUP_S:
+        burnt = _difference(trip["heat_total"], trip["heat_at_from"])
+        return burnt / span if burnt is not None and burnt > 0 else None
+    return None
+
+
+def _difference(to: object, since: object) -> float | None:
+    a, b = _num(to), _num(since)
+    return None if a is None or b is None else a - b
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
 def judge(features: Features) -> Quality:

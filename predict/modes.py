@@ -24,7 +24,12 @@ class IndexSpec:
     index: Callable[[Features], float | None]
     covariate: Callable[[Features], float | None] | None
     floor: float  # the smallest meaningful change of the index (sensor resolution, day-to-day physics)
-    fixed_limit: float  # textbook limit on the index for the fixed-threshold baseline rule
+    fixed_limit: float  # textbook limit on `fixed_index` for the fixed-threshold baseline rule
+    fixed_index: Callable[[Features], float | None] | None = None  # what a textbook rule reads (default: index)
+
+    def textbook(self, features: Features) -> float | None:
+        """The quantity the fixed-threshold baseline compares with `fixed_limit`."""
+        return (self.fixed_index or self.index)(features)
 
 
 def _get(features: Features, key: str) -> float | None:
@@ -46,10 +51,39 @@ def _cold_start(f: Features) -> float | None:
 
 def _charging(f: Features) -> float | None:
     """The regulated system voltage above 1,500 rpm (where a healthy alternator always keeps up), lower
-    as brushes and regulator wear; the day's 10th percentile when the engine never revved that high."""
+    as brushes and regulator wear: the median of the day's trips; the day's 10th percentile when the
+    engine never revved that high."""
+    volts = _get(f, "charge_v_trip")
+    volts = volts if volts is not None else _get(f, "charge_v_high_rpm")
+    volts = volts if volts is not None else _get(f, "charge_v_p10")
+    return -volts if volts is not None else None
+
+
+def _charging_air(f: Features) -> float | None:
+    """The air of the minutes the regulated voltage was read (the regulator's set point follows it)."""
+    air = _get(f, "charge_air_trip")
+    return air if air is not None and _get(f, "charge_v_trip") is not None else _get(f, "air_c")
+
+
+def _textbook_charging(f: Features) -> float | None:
     volts = _get(f, "charge_v_high_rpm")
     volts = volts if volts is not None else _get(f, "charge_v_p10")
     return -volts if volts is not None else None
+
+
+def _warmup_heat(f: Features) -> float | None:
+    """Log of the heat the engine burnt per kelvin of coolant warm-up from 50 to 80 °C on cold starts.
+
+    Below its opening temperature a closed thermostat keeps the radiator out of the circuit, so the heat
+    warms the engine; a thermostat stuck open lets the radiator take heat from the first minute, and the
+    warm-up needs more fuel per kelvin, most in cold air and at speed. Normalising by the heat burnt
+    takes the driving (idle, city, motorway) out; the air temperature is the covariate."""
+    heat = _get(f, "warmup_heat_per_k")
+    return math.log(heat) if heat is not None and heat > 0 else None
+
+
+def _warmup_air(f: Features) -> float | None:
+    return _get(f, "warmup_air_c")
 
 
 def _warmup_deficit(f: Features) -> float | None:
@@ -67,6 +101,12 @@ def _hot(f: Features) -> float | None:
 
 def _air(f: Features) -> float | None:
     return _get(f, "air_c")
+
+
+def _warm_demand(f: Features) -> float | None:
+    """Heat to reject per kelvin of coolant over air while warm: a healthy thermostat sits higher in its
+    band on a motorway day or a hot one (the covariate of the warm coolant mean)."""
+    return _get(f, "warm_demand")
 
 
 def _lean(f: Features) -> float | None:
@@ -90,9 +130,11 @@ INDEXES: dict[FailureMode, IndexSpec] = {
     spec.mode: spec
     for spec in (
         IndexSpec(FailureMode.BATTERY, "log cranking sag", "log V", _crank_sag, _cold_start, 0.06, math.log(3.6)),
-        IndexSpec(FailureMode.CHARGING_SYSTEM, "-regulated voltage", "-V", _charging, _air, 0.04, -13.5),
-        IndexSpec(FailureMode.THERMOSTAT, "warm-up deficit below 88 °C", "°C", _warmup_deficit, _air, 3.0, 15.0),
-        IndexSpec(FailureMode.OVERHEATING, "warm coolant mean", "°C", _hot, _air, 0.6, 100.0),
+        IndexSpec(FailureMode.CHARGING_SYSTEM, "-regulated voltage", "-V", _charging, _charging_air, 0.02, -13.5,
+                  _textbook_charging),
+        IndexSpec(FailureMode.THERMOSTAT, "log warm-up heat per kelvin (50-80 °C)", "log rev/K", _warmup_heat,
+                  _warmup_air, 0.04, 15.0, _warmup_deficit),
+        IndexSpec(FailureMode.OVERHEATING, "warm coolant mean", "°C", _hot, _warm_demand, 0.3, 100.0),
         IndexSpec(FailureMode.FUEL_LEAN, "warm idle fuel trim", "%", _lean, None, 1.0, 15.0),
         IndexSpec(FailureMode.MISFIRE, "worst cylinder's excess misfires", "σ", _misfire, None, 1.0, 10.0),
         IndexSpec(FailureMode.CATALYST, "rear/front O2 swing ratio", "ratio", _o2_ratio, None, 0.03, 0.5),

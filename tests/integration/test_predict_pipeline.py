@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import psycopg
@@ -36,6 +37,7 @@ from store.db import make_engine, sqlalchemy_url
 from store.tables import alerts as alerts_table
 from store.tables import vehicle_day_features
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the simulated stores' time zone
 PLAN = FleetPlan(seed=11, vehicles=14, start=date(2026, 3, 2), days=75, fault_share=0.5, prefix="pp")
 LAST = PLAN.start + timedelta(days=PLAN.days - 1)
 _copies = itertools.count()
@@ -97,6 +99,87 @@ def test_daily_features_are_the_aggregates_of_the_raw_samples(loaded: LoadedFlee
         assert vday.quality is Quality.OK
         checked += 1
     assert checked >= 5
+
+
+Trip = list[tuple[float, dict[str, float]]]  # (seconds since the previous sample of the trip, pids)
+
+
+def _trips_from_raw(samples: list[tuple[datetime, dict[str, float]]]) -> list[tuple[datetime, Trip]]:
+    """Split a car's driving samples into trips (no gap over 5 minutes): (start, samples)."""
+    trips: list[tuple[datetime, Trip]] = []
+    last: datetime | None = None
+    for ts, pids in samples:
+        gap = None if last is None else (ts - last).total_seconds()
+        if gap is None or gap > 300:
+            trips.append((ts, [(0.0, pids)]))
+        else:
+            trips[-1][1].append((gap, pids))
+        last = ts
+    return trips
+
+
+def _heat_per_k_from_raw(trip: Trip) -> float | None:
+    """Full-load revolutions (rpm/60 x load/100 x seconds) between the coolant's first upward crossings of 50
+    and 80 °C (interpolated within the crossing interval), per kelvin; a trip that stayed 10 minutes past
+    50 °C without reaching 80 °C gives the heat it burnt after 50 °C."""
+    heat, seconds, prev = 0.0, 0.0, None
+    at: dict[float, tuple[float, float]] = {}
+    for dt, pids in trip:
+        step = pids["RPM"] / 60.0 * pids["ENGINE_LOAD"] / 100.0 * dt
+        heat, seconds = heat + step, seconds + dt
+        coolant = pids["COOLANT_TEMP"]
+        for level in (50.0, 80.0):
+            if level not in at and prev is not None and prev < level <= coolant and dt > 0:
+                share = (coolant - level) / (coolant - prev)
+                at[level] = (heat - step * share, seconds - dt * share)
+        prev = coolant
+    if 50.0 not in at:
+        return None
+    if 80.0 in at:
+        return (at[80.0][0] - at[50.0][0]) / 30.0
+    return (heat - at[50.0][0]) / 30.0 if seconds - at[50.0][1] >= 600 else None
+
+
+def test_trip_features_are_the_physics_of_the_raw_samples(loaded: LoadedFleet) -> None:
+    url = loaded.copy()
+    first = PLAN.start + timedelta(days=20)
+    last = first + timedelta(days=4)
+    with make_engine(url).connect() as conn:
+        days = {(d.vehicle_id, d.day): d for d in load_days(conn, first=first, last=last)}
+        rows = conn.execute(
+            text(
+                "SELECT vehicle_id, ts, pids FROM telemetry WHERE ts >= :a AND ts < :b"
+                " AND (pids->>'RPM')::float8 > 400 ORDER BY vehicle_id, ts"
+            ),
+            {"a": first - timedelta(days=1), "b": last + timedelta(days=2)},
+        ).all()
+    by_vehicle: dict[int, list[tuple[datetime, dict[str, float]]]] = {}
+    for r in rows:
+        by_vehicle.setdefault(r.vehicle_id, []).append((r.ts, r.pids))
+    warmups = volts_checked = 0
+    for vehicle_id, samples in by_vehicle.items():
+        per_day: dict[date, list[Trip]] = {}
+        for began, trip in _trips_from_raw(samples):
+            per_day.setdefault(began.astimezone(SHANGHAI).date(), []).append(trip)
+        for day, trips in per_day.items():
+            if (vday := days.get((vehicle_id, day))) is None:
+                continue
+            assert vday.features["trips"] == len(trips)
+            heats = [h for t in trips if (h := _heat_per_k_from_raw(t)) is not None]
+            if heats:
+                assert vday.features["warmup_heat_per_k"] == pytest.approx(statistics.median(heats), rel=1e-6)
+                warmups += 1
+            else:
+                assert vday.features["warmup_heat_per_k"] is None
+            volts = [
+                statistics.median(high)
+                for t in trips
+                if (high := [p["CONTROL_MODULE_VOLTAGE"] for _, p in t if p["RPM"] > 1500])
+            ]
+            if volts:
+                assert vday.features["charge_v_trip"] == pytest.approx(statistics.median(volts))
+                volts_checked += 1
+    assert warmups >= 10 and volts_checked >= 20
 
 
 def test_replay_alerts_injected_faults_early_and_leaves_healthy_cars_alone(loaded: LoadedFleet) -> None:

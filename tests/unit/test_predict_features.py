@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from predict.catalog import FailureMode
-from predict.features import Features, Quality, derive, judge
+from predict.features import Features, Quality, derive, judge, summarise_trips
 from predict.modes import INDEXES
 
 
@@ -152,6 +152,10 @@ HEALTHY: Features = {
     "coolant_warm_mean": 88.0,
     "trim_idle": 2.0,
     "trim_warm": 1.5,
+    "warmup_heat_per_k": 40.0,
+    "warmup_air_c": 8.0,
+    "charge_v_trip": 14.3,
+    "charge_air_trip": 10.0,
     "misfire_worst_per_h": 3.0,
     "misfire_others_per_h": 2.0,
     "misfire_worst": 3.0,
@@ -191,8 +195,8 @@ def test_no_index_without_its_inputs(mode: FailureMode) -> None:
     ("mode", "change"),
     [
         (FailureMode.BATTERY, {"crank_sag_v": 2.4}),  # the voltage dips deeper while cranking
-        (FailureMode.CHARGING_SYSTEM, {"charge_v_p10": 13.3}),  # the alternator charges at a lower voltage
-        (FailureMode.THERMOSTAT, {"coolant_max": 72.0}),  # a 40-minute drive and the engine never got warm
+        (FailureMode.CHARGING_SYSTEM, {"charge_v_trip": 14.1}),  # the alternator regulates lower
+        (FailureMode.THERMOSTAT, {"warmup_heat_per_k": 55.0}),  # the warm-up takes more heat per kelvin
         (FailureMode.OVERHEATING, {"coolant_warm_mean": 94.0}),  # the warm engine runs hotter
         (FailureMode.FUEL_LEAN, {"trim_idle": 11.0}),  # the ECU adds fuel at idle
         (FailureMode.FUEL_LEAN, {"trim_idle": None, "trim_warm": 11.0}),  # no idle: the warm trim instead
@@ -213,7 +217,7 @@ def test_misfire_on_every_cylinder_alike_is_not_one_bad_coil() -> None:
 @pytest.mark.parametrize(
     ("mode", "change"),
     [
-        (FailureMode.THERMOSTAT, {"drive_min": 12.0, "coolant_max": 60.0}),  # a short trip is cold anyway
+        (FailureMode.THERMOSTAT, {"warmup_heat_per_k": None}),  # no cold start warmed through 50-80 °C that day
         (FailureMode.OVERHEATING, {"drive_min": 5.0}),
         (FailureMode.MISFIRE, {"drive_min": 5.0}),
         (FailureMode.CATALYST, {"o2_samples": 4.0}),
@@ -224,9 +228,11 @@ def test_too_little_evidence_gives_no_index(mode: FailureMode, change: Features)
     assert INDEXES[mode].index({**HEALTHY, **change}) is None
 
 
-def test_a_well_warmed_engine_has_no_warm_up_deficit() -> None:
-    assert index_of(FailureMode.THERMOSTAT, HEALTHY) == 0.0
-    assert index_of(FailureMode.THERMOSTAT, {**HEALTHY, "coolant_max": 72.0}) == pytest.approx(16.0)
+def test_the_textbook_thermostat_rule_reads_the_warm_up_deficit() -> None:
+    spec = INDEXES[FailureMode.THERMOSTAT]
+    assert spec.textbook(HEALTHY) == 0.0
+    assert spec.textbook({**HEALTHY, "coolant_max": 72.0}) == pytest.approx(16.0)
+    assert spec.textbook({**HEALTHY, "drive_min": 12.0, "coolant_max": 60.0}) is None  # a short trip is cold anyway
 
 
 def test_the_battery_covariate_is_the_cold_at_start() -> None:
@@ -236,3 +242,101 @@ def test_the_battery_covariate_is_the_cold_at_start() -> None:
     # a hot restart (the cold start's samples missing) is not "warmer weather": the day's air bounds it
     assert spec.covariate({**HEALTHY, "cold_start_c": 70.0}) == HEALTHY["air_c"]
     assert spec.covariate({**HEALTHY, "cold_start_c": 70.0, "air_c": 31.0}) == 25.0
+
+
+# --- per-trip features ------------------------------------------------------------------------------------------
+
+
+def trip_row(**overrides: Any) -> dict[str, Any]:
+    """One trip as the trip SQL returns it: a cold start that warmed from 50 to 80 °C on 1,200 full-load revs."""
+    row: dict[str, Any] = {
+        "vehicle_id": 7,
+        "day": date(2026, 1, 5),
+        "trip": 1,
+        "duration_s": Decimal("1500"),
+        "start_c": 12.0,
+        "max_c": 89.0,
+        "air_c": 8.0,
+        "heat_at_from": 400.0,
+        "heat_at_to": 1600.0,
+        "heat_total": 5200.0,
+        "seconds_after_from": 1300.0,
+        "volts_high_rpm": 14.42,
+        "air_high_rpm": 9.0,
+        "revs": 40000.0,
+        "warm_samples": 40,
+        "warm_c": 88.2,
+        "warm_demand": 0.5,
+    }
+    row.update(overrides)
+    return row
+
+
+def test_warm_up_heat_per_kelvin_is_the_heat_from_50_to_80_degrees_over_30_kelvin() -> None:
+    features = summarise_trips([trip_row()])
+    assert features["warmup_heat_per_k"] == pytest.approx(1200.0 / 30.0)
+    assert features["warmup_air_c"] == 8.0 and features["warmup_trips"] == 1.0
+
+
+def test_the_day_takes_the_median_warm_up_of_its_trips() -> None:
+    trips = [trip_row(heat_at_to=400.0 + 30.0 * h, air_c=a) for h, a in ((40.0, 5.0), (44.0, 7.0), (90.0, 9.0))]
+    features = summarise_trips(trips)
+    assert features["warmup_heat_per_k"] == pytest.approx(44.0)
+    assert features["warmup_air_c"] == 7.0
+
+
+def test_a_warm_restart_measures_no_warm_up() -> None:
+    features = summarise_trips([trip_row(start_c=85.0, heat_at_from=None, heat_at_to=None, seconds_after_from=None)])
+    assert features["warmup_heat_per_k"] is None and features["warmup_trips"] == 0.0
+    assert features["trips"] == 1.0 and features["charge_v_trip"] == pytest.approx(14.42)
+
+
+def test_a_long_drive_that_never_reaches_80_degrees_counts_the_heat_it_burnt_after_50() -> None:
+    stuck = trip_row(heat_at_to=None, max_c=72.0, heat_total=4000.0, seconds_after_from=1300.0)
+    assert summarise_trips([stuck])["warmup_heat_per_k"] == pytest.approx((4000.0 - 400.0) / 30.0)
+    short = trip_row(heat_at_to=None, max_c=72.0, heat_total=900.0, seconds_after_from=120.0)
+    assert summarise_trips([short])["warmup_heat_per_k"] is None  # parked again before it could warm
+
+
+def test_the_regulated_voltage_pairs_with_the_air_of_the_same_minutes() -> None:
+    trips = [trip_row(volts_high_rpm=v, air_high_rpm=a) for v, a in ((14.40, 10.0), (14.30, 18.0), (14.50, 2.0))]
+    features = summarise_trips(trips)
+    assert features["charge_v_trip"] == pytest.approx(14.40)
+    assert features["charge_air_trip"] == 10.0
+    assert features["revs"] == pytest.approx(120000.0)
+
+
+def test_the_warm_demand_is_weighted_by_the_warm_samples_of_each_trip() -> None:
+    trips = [trip_row(warm_samples=30, warm_demand=0.4), trip_row(warm_samples=10, warm_demand=0.8)]
+    assert summarise_trips(trips)["warm_demand"] == pytest.approx(0.5)
+    cold = trip_row(warm_samples=0, warm_demand=None)
+    assert summarise_trips([cold])["warm_demand"] is None
+
+
+def test_a_day_without_trips_has_no_trip_features() -> None:
+    features = summarise_trips([])
+    assert features["trips"] == 0.0
+    assert all(
+        features[k] is None for k in ("revs", "warmup_heat_per_k", "charge_v_trip", "charge_air_trip", "warm_demand")
+    )
+
+
+def test_more_heat_per_kelvin_of_warm_up_points_to_a_stuck_open_thermostat() -> None:
+    spec = INDEXES[FailureMode.THERMOSTAT]
+    healthy = {**HEALTHY, "warmup_heat_per_k": 40.0, "warmup_air_c": 5.0}
+    stuck = {**healthy, "warmup_heat_per_k": 52.0}
+    assert index_of(FailureMode.THERMOSTAT, stuck) - index_of(FailureMode.THERMOSTAT, healthy) == pytest.approx(
+        math.log(52.0 / 40.0)
+    )
+    assert spec.covariate is not None and spec.covariate(healthy) == 5.0
+    assert spec.textbook({**healthy, "coolant_max": 72.0}) == pytest.approx(16.0)  # the textbook rule reads 88 °C
+
+
+def test_the_charging_index_prefers_the_trips_regulated_voltage_and_its_air() -> None:
+    spec = INDEXES[FailureMode.CHARGING_SYSTEM]
+    day = {**HEALTHY, "charge_v_trip": 14.31, "charge_air_trip": 24.0, "charge_v_high_rpm": 14.2}
+    assert index_of(FailureMode.CHARGING_SYSTEM, day) == pytest.approx(-14.31)
+    assert spec.covariate is not None and spec.covariate(day) == 24.0
+    without_trips = {**HEALTHY, "charge_v_trip": None, "charge_v_high_rpm": 14.2}
+    assert index_of(FailureMode.CHARGING_SYSTEM, without_trips) == pytest.approx(-14.2)
+    assert spec.covariate(without_trips) == HEALTHY["air_c"]
