@@ -1,4 +1,4 @@
-"""Fixtures of the console's browser tests: the console's store built once per module and copied per
+"""Fixtures of the console's browser tests: the console's store built once per session and copied per
 test, the real app under uvicorn on a loopback port, and Debian's Chromium driven by Playwright."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Console:
         return f"{self.base}{path}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def loaded(pg: PostgresCluster, template_db: str) -> Iterator[Loaded]:
     engine = create_engine(sqlalchemy_url(pg.url()), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
@@ -68,7 +68,9 @@ def console(loaded: Loaded) -> Iterator[Console]:
     db_url = loaded.copy()
     port = free_port()
     app = create_app(ApiSettings(database_url=db_url, event_poll_s=0.2))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -80,7 +82,7 @@ def console(loaded: Loaded) -> Iterator[Console]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -89,8 +91,8 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context (no cookies, no stored language) at tablet-landscape size."""
+def page(browser: Browser, console: Console) -> Iterator[Page]:
+    """A fresh browser context (no cookies, no stored language); closed before the server stops."""
     context = browser.new_context(
         viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="America/Los_Angeles"
     )

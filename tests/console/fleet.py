@@ -92,7 +92,7 @@ def _give_cars_owners(conn: Connection, store_id: int) -> None:
                 phone=f"139000000{i:02d}",
                 consent_proactive_contact=True,
                 consent_telematics=True,
-            )  # fmt: skip
+            )
             .returning(customers.c.id)
         )
         conn.execute(update(vehicles).where(vehicles.c.id == car.id).values(customer_id=customer_id))

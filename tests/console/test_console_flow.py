@@ -9,7 +9,7 @@ from datetime import UTC, timedelta
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from predict.modes import FailureMode
+from predict.catalog import FailureMode
 from store.db import make_engine
 from store.tables import alerts, vehicles
 from tests.api_world import raise_test_alert
@@ -89,7 +89,9 @@ def test_queue_shows_a_new_alert_without_reloading(page: Page, console: Console)
     expect(rows).to_have_count(console.store.alert_count)
     engine = make_engine(console.db_url)
     with engine.begin() as conn:
-        vehicle_id = conn.scalar(select(vehicles.c.id).where(vehicles.c.store_id == console.store.store_id).limit(1))
+        vehicle_id = conn.execute(
+            select(vehicles.c.id).where(vehicles.c.store_id == console.store.store_id).limit(1)
+        ).scalar_one()
         new_id = raise_test_alert(conn, store_id=console.store.store_id, vehicle_id=vehicle_id,
                                   mode=FailureMode.CATALYST, days_to_failure=40.0)  # fmt: skip
     engine.dispose()

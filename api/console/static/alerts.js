@@ -1,5 +1,7 @@
 // Alert queue: the store's alerts most urgent first (the API's order), filters, live updates over SSE.
-import { api, badge, bindLanguageSwitch, boot, dateTime, h, query, ready, showError, t, translate } from "./console.js";
+import {
+  api, badge, bindLanguageSwitch, boot, dateTime, flash, h, query, ready, showError, t, translate,
+} from "./console.js";
 
 const MODES = ["battery", "charging_system", "thermostat", "overheating", "fuel_lean", "misfire", "catalyst"];
 const STATES = ["open", "acknowledged", "booked", "resolved", "dismissed"];
@@ -59,6 +61,7 @@ function listen() {
   let pending = null;
   const refresh = (event) => {
     live.dataset.lastEvent = event.type;
+    if (event.type === "alert.raised") flash(t("alerts.new"));
     clearTimeout(pending);
     pending = setTimeout(() => load().catch(showError), 200);
   };

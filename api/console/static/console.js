@@ -160,13 +160,14 @@ export function ready() {
 
 /** Load who I am and my store, set the language and clock, fill the header; returns {me, store}. */
 export async function boot() {
-  const me = await api("/me");
+  const [me, stores] = await Promise.all([api("/me"), api("/stores?limit=200")]);
   if (!localStorage.getItem(LANG_KEY) && WORDS[me.language]) language = me.language;
   const storeId = Number(localStorage.getItem(STORE_KEY)) || me.store_id || me.store_ids[0];
-  const store = await loadStore(me.store_ids.includes(storeId) ? storeId : me.store_ids[0]);
+  const wanted = me.store_ids.includes(storeId) ? storeId : me.store_ids[0];
+  const store = stores.items.find((s) => s.id === wanted) || { id: wanted };
   timeZone = store.timezone || timeZone;
   document.getElementById("user-name").textContent = me.name;
-  document.getElementById("store-name").textContent = store.name || "";
+  document.getElementById("store-name").replaceChildren(storePicker(stores.items, store));
   document.querySelector(`[data-nav="${document.body.dataset.page}"]`)?.classList.add("current");
   document.getElementById("logout").addEventListener("click", async () => {
     await api("/auth/logout", { method: "POST" }).catch(() => null);
@@ -176,15 +177,14 @@ export async function boot() {
   return { me, store };
 }
 
-async function loadStore(storeId) {
-  try {
-    const page = await api("/stores");
-    const items = page.items || page;
-    return items.find((s) => (s.id ?? s.store_id) === storeId) || { id: storeId };
-  } catch (error) {
-    if (error instanceof ApiError && (error.status === 404 || error.status === 405)) return { id: storeId };
-    throw error;
-  }
+/** The store's name, or a picker for people who see several stores (group admins). */
+function storePicker(stores, current) {
+  if (stores.length < 2) return current.name || "";
+  const picker = h("select", { id: "store-picker", onchange: () => {
+    localStorage.setItem(STORE_KEY, picker.value);
+    location.reload();
+  } }, ...stores.map((s) => h("option", { value: s.id, selected: s.id === current.id }, s.name)));
+  return picker;
 }
 
 export function badge(kind, value) {

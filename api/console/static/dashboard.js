@@ -10,11 +10,26 @@ let figures = null;
 const percent = (v) => (v === null || v === undefined ? "–" : `${Math.round(v * 100)}%`);
 const number = (v, digits = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
 
-function tile(id, key, value, before) {
+function tile(id, key, value, before, note = "") {
   return h("div", { class: "tile", dataset: { figure: id } },
     h("div", { class: "label" }, t(key)),
     h("div", { class: "value" }, value),
-    h("div", { class: "hint" }, `${t("dash.week")} −1: ${before}`));
+    h("div", { class: "hint" }, `${t("dash.previous")}: ${before}`),
+    note ? h("div", { class: "hint" }, note) : "");
+}
+
+function technicians() {
+  return h("table", { class: "kv" }, ...figures.week.utilisation.technicians.map((x) => h("tr", {},
+    h("th", {}, x.name), h("td", { class: "num" }, percent(x.utilisation)),
+    h("td", { class: "num" }, `${number(x.booked_hours)} / ${number(x.shift_hours)} h`))));
+}
+
+function openAlerts() {
+  const rows = figures.open_alerts;
+  return h("div", { class: "tile", dataset: { figure: "open-alerts" } },
+    h("div", { class: "label" }, t("dash.open_alerts")),
+    h("table", { class: "kv" }, ...rows.map((r) => h("tr", {},
+      h("th", {}, t(`mode.${r.mode}`)), h("td", {}, t(`severity.${r.severity}`)), h("td", { class: "num" }, r.count)))));
 }
 
 function render() {
@@ -26,13 +41,15 @@ function render() {
     tile("booked", "dash.booked", w.alerts.booked, p.alerts.booked),
     tile("confirmed", "dash.confirmed", w.alerts.confirmed, p.alerts.confirmed),
     tile("proactive", "dash.proactive", percent(w.service_visits.proactive_share),
-      percent(p.service_visits.proactive_share)),
-    tile("lead-time", "dash.lead_time", number(w.lead_time.average_days), number(p.lead_time.average_days)),
-    tile("utilisation", "dash.utilisation", percent(w.utilisation.overall), percent(p.utilisation.overall)),
-    tile("survey", "dash.survey", number(w.survey.average), number(p.survey.average)),
-    h("div", { class: "tile" }, h("div", { class: "label" }, t("dash.utilisation")),
-      ...w.utilisation.technicians.map((x) => h("div", { class: "hint" },
-        `${x.name}: ${percent(x.utilisation)} (${number(x.booked_hours)}/${number(x.shift_hours)} h)`))),
+      percent(p.service_visits.proactive_share),
+      `${w.service_visits.from_alerts} / ${w.service_visits.checked_in} ${t("dash.visits")}`),
+    tile("lead-time", "dash.lead_time", number(w.lead_time.average_days), number(p.lead_time.average_days),
+      `${t("dash.predicted")}: ${number(w.lead_time.predicted_average_days)}`),
+    tile("survey", "dash.survey", number(w.survey.average), number(p.survey.average),
+      `${w.survey.answered} ${t("dash.answers")}`),
+    tile("utilisation", "dash.utilisation", percent(w.utilisation.overall), percent(p.utilisation.overall),
+      technicians()),
+    openAlerts(),
   );
 }
 

@@ -50,7 +50,8 @@ export const WORDS = {
     "wo.survey": "满意度", "wo.from_alert": "来自告警", "wo.empty": "无",
     "dash.heading": "门店看板", "dash.raised": "新增告警", "dash.booked": "已预约", "dash.confirmed": "确认属实",
     "dash.proactive": "主动服务占比", "dash.lead_time": "平均提前天数", "dash.utilisation": "技师利用率",
-    "dash.survey": "满意度评分", "dash.unavailable": "看板数据暂不可用", "dash.week": "周",
+    "dash.survey": "满意度评分", "dash.unavailable": "看板数据暂不可用", "dash.week": "周", "dash.previous": "上周",
+    "dash.visits": "次进店来自告警", "dash.predicted": "预测提前天数", "dash.answers": "份问卷", "dash.open_alerts": "未关闭告警",
   },
   en: {
     "title.alerts": "Alert queue", "title.alert": "Alert", "title.vehicle": "Vehicle health", "title.calendar": "Bookings",
@@ -108,6 +109,7 @@ export const WORDS = {
     "dash.heading": "Store dashboard", "dash.raised": "Alerts raised", "dash.booked": "Booked", "dash.confirmed": "Confirmed",
     "dash.proactive": "Proactive share of visits", "dash.lead_time": "Average lead time (days)",
     "dash.utilisation": "Technician utilisation", "dash.survey": "Survey score", "dash.unavailable": "Dashboard unavailable",
-    "dash.week": "Week",
+    "dash.week": "Week", "dash.previous": "Previous week", "dash.visits": "visits came from alerts",
+    "dash.predicted": "predicted", "dash.answers": "answers", "dash.open_alerts": "Live alerts",
   },
 };

@@ -112,21 +112,29 @@ async function loadDevice() {
 }
 
 async function load() {
-  vehicle = await api(`/vehicles/${vehicleId}`);
-  const [latest, alerts, orders, dtcs, device] = await Promise.all([
+  $("pid").replaceChildren(h("option", { value: pidWanted() }, pidWanted()));
+  $("vehicle").hidden = false;
+  const series = loadSeries();
+  series.catch(() => null); // a missing vehicle is reported once, by the calls below
+  const [found, latest, alerts, orders, dtcs, device] = await Promise.all([
+    api(`/vehicles/${vehicleId}`),
     api(`/vehicles/${vehicleId}/latest${query({ lookback_hours: 720 })}`).catch(() => ({ readings: [] })),
     api(`/alerts${query({ vehicle_id: vehicleId, state: ["open", "acknowledged", "booked", "resolved", "dismissed"] })}`),
     api(`/work-orders${query({ vehicle_id: vehicleId, limit: 20 })}`),
     api(`/vehicles/${vehicleId}/dtcs${query({ limit: 20 })}`),
     loadDevice(),
   ]);
+  vehicle = found;
   lists = { alerts: alerts.items, orders: orders.items, dtcs: dtcs.items, device };
   const pids = [...new Set([...COMMON_PIDS, ...latest.readings.map((r) => r.pid)])].sort();
   $("pid").replaceChildren(...pids.map((p) => h("option", { value: p }, p)));
-  $("pid").value = new URLSearchParams(location.search).get("pid") || "COOLANT_TEMP";
-  $("vehicle").hidden = false;
+  $("pid").value = pidWanted();
   renderLists();
-  await loadSeries();
+  await series;
+}
+
+function pidWanted() {
+  return new URLSearchParams(location.search).get("pid") || "COOLANT_TEMP";
 }
 
 function fillRanges() {
@@ -142,11 +150,12 @@ async function main() {
   $("pid").addEventListener("change", () => loadSeries().catch(showError));
   $("range").addEventListener("change", reset);
   $("reset-zoom").addEventListener("click", reset);
-  bindLanguageSwitch(() => { fillRanges(); if (vehicle) { renderLists(); drawSeries(); } });
+  bindLanguageSwitch(() => { fillRanges(); if (vehicle) renderLists(); if (lastSeries) drawSeries(); });
   try {
     await load();
   } catch (error) {
     if (!(error instanceof ApiError) || error.status !== 404) throw error;
+    $("vehicle").hidden = true;
     $("not-found").textContent = `404 · ${t("common.not_found")}`;
     $("not-found").hidden = false;
   }
