@@ -7,14 +7,13 @@ A hand-built ISO week in store A (Asia/Shanghai, UTC+8): Monday 2026-11-16 00:00
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, event, insert
 
 from api.dashboard.service import dashboard
 from api.tenancy import Role, StoreScope
@@ -302,22 +301,19 @@ def _a_year_of_history(conn: Connection, world: World, now: datetime) -> None:
     ])  # fmt: skip
 
 
-def test_dashboard_of_a_busy_store_takes_under_100_ms(world: World, db_url: str) -> None:
+def test_dashboard_of_a_busy_store_reads_it_in_a_few_queries(world: World, db_url: str) -> None:
+    """A store with 2,000 vehicles and a year of history: right figures, in at most 10 statements (speed
+    itself is a benchmark's job, not a test's)."""
     now = datetime.now(UTC)
     engine = make_engine(db_url)
     with engine.begin() as conn:
         _a_year_of_history(conn, world, now)
+    statements: list[str] = []
     with engine.connect() as conn:
-        conn.exec_driver_sql("ANALYZE")
+        event.listen(conn, "before_cursor_execute", lambda *args: statements.append(args[2]))
         scope = StoreScope(frozenset({world.stores["A"].store_id}))
-        timings = []
-        last_week = (now - timedelta(days=7)).date()
-        for _ in range(5):
-            started = time.perf_counter()
-            body = dashboard(conn, scope=scope, store_id=None, week_of=last_week, now=now)
-            timings.append(time.perf_counter() - started)
+        body = dashboard(conn, scope=scope, store_id=None, week_of=(now - timedelta(days=7)).date(), now=now)
     engine.dispose()
     assert body.week.alerts.raised > 100 and body.week.service_visits.checked_in > 50
     assert body.week.lead_time.predicted_average_days == 9.0  # from the alert.raised events
-    print(f"dashboard timings (ms): {[round(t * 1000, 1) for t in timings]}")
-    assert sorted(timings)[2] < 0.1, timings
+    assert len(statements) <= 10, statements
