@@ -39,6 +39,13 @@ class Loaded:
         engine.dispose()
         return self.pg.url(name)
 
+    def drop(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        engine = create_engine(sqlalchemy_url(self.pg.url()), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        engine.dispose()
+
 
 @dataclass(frozen=True)
 class Console:
@@ -80,6 +87,7 @@ def console(loaded: Loaded) -> Iterator[Console]:
     yield Console(f"http://127.0.0.1:{port}", db_url, loaded.store)
     server.should_exit = True
     thread.join(timeout=10)
+    loaded.drop(db_url)
 
 
 @pytest.fixture(scope="session")

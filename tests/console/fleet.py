@@ -72,9 +72,10 @@ def build_console_store(db_url: str, *, today: datetime | None = None) -> Consol
 
 
 def _roll_up(conn: Connection) -> None:
-    """Invalidate every loaded vehicle-hour as ingest would (COPY bypassed it) and run the rollup job."""
+    """Invalidate the last month's vehicle-hours as ingest would (COPY bypassed it) and run the rollup job."""
     conn.execute(text("INSERT INTO rollup_invalidations (vehicle_id, bucket) SELECT DISTINCT vehicle_id, "
-                      "time_bucket('1 hour', ts) FROM telemetry ON CONFLICT DO NOTHING"))  # fmt: skip
+                      "time_bucket('1 hour', ts) FROM telemetry WHERE ts > now() - interval '32 days' "
+                      "ON CONFLICT DO NOTHING"))  # fmt: skip
     while refresh_rollups(conn, now=datetime.now(UTC), limit=20_000) == 20_000:
         pass
 

@@ -3,8 +3,6 @@ the tablet layout; the measured figures are printed (run with -s) and quoted in 
 
 from __future__ import annotations
 
-from typing import Any
-
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
@@ -68,13 +66,15 @@ def test_pages_load_within_a_second_in_a_store_of_2000_cars(page: Page, console:
              "/console/calendar", "/console/work-orders", "/console/dashboard"]  # fmt: skip
     for path in paths:  # warm the server's and the browser's caches once, as a working user would have
         _timing(page, path, console)
-    slowest: dict[str, Any] = {}
+    medians: dict[str, float] = {}
     for path in paths:
-        figures = max((_timing(page, path, console) for _ in range(3)), key=lambda f: f["ready"])
-        print(f"page {path}: data rendered {figures['ready']:.0f} ms, load event {figures['load']:.0f} ms")
-        slowest[path] = figures
-    over = {path: f["ready"] for path, f in slowest.items() if f["ready"] > PAGE_BUDGET_MS}
-    assert not over, f"pages slower than {PAGE_BUDGET_MS} ms to render their data: {over}"
+        runs = sorted((_timing(page, path, console) for _ in range(3)), key=lambda f: f["ready"])
+        median, slowest = runs[1], runs[-1]
+        print(f"page {path}: data rendered {median['ready']:.0f} ms median, {slowest['ready']:.0f} ms slowest of 3; "
+              f"load event {median['load']:.0f} ms median")  # fmt: skip
+        medians[path] = median["ready"]
+    over = {path: ms for path, ms in medians.items() if ms > PAGE_BUDGET_MS}
+    assert not over, f"pages slower than {PAGE_BUDGET_MS} ms (median) to render their data: {over}"
 
 
 def test_a_month_of_minute_data_draws_and_zooms_quickly(page: Page, console: Console) -> None:
