@@ -225,8 +225,9 @@ def test_refused_transitions_raise_with_the_allowed_states_and_change_nothing(ca
     assert alert_id is not None
     _move(cars, alert_id, AlertState.BOOKED)
     with pytest.raises(InvalidTransition) as refused, cars.engine.begin() as conn:
-        transition(conn, alert_id, AlertState.ACKNOWLEDGED, actor="advisor-li", at=T0)
-    assert refused.value.allowed == {AlertState.RESOLVED, AlertState.DISMISSED}
+        transition(conn, alert_id, AlertState.BOOKED, actor="advisor-li", at=T0)
+    # booked -> acknowledged is the way back when the booking is cancelled
+    assert refused.value.allowed == {AlertState.RESOLVED, AlertState.DISMISSED, AlertState.ACKNOWLEDGED}
     with pytest.raises(IncompleteTransition), cars.engine.begin() as conn:
         transition(conn, alert_id, AlertState.DISMISSED, actor="advisor-li", at=T0, reason="")
     with pytest.raises(AlertNotFound), cars.engine.begin() as conn:
