@@ -143,3 +143,26 @@ def test_times_are_shown_in_the_stores_time_zone(page: Page, console: Console) -
     shanghai = (row.observed_at.astimezone(UTC) + timedelta(hours=8)).strftime("%Y/%m/%d %H:%M")
     log_in(page, console, MANAGER)
     expect(page.locator(f'tr[data-alert-id="{row.id}"] td').last).to_have_text(shanghai)  # browser: Los Angeles
+
+
+def test_dragging_a_card_follows_the_work_order_rules(page: Page, console: Console) -> None:
+    log_in(page, console, MANAGER)
+    alert = page.request.get(console.url("/api/v1/alerts?limit=1")).json()["items"][0]
+    slot = page.request.get(console.url(f"/api/v1/alerts/{alert['id']}/slots")).json()["slots"][0]
+    booking = page.request.post(
+        console.url("/api/v1/bookings"),
+        data={"vehicle_id": alert["vehicle_id"], "op_code": alert["operation"], "alert_id": alert["id"]}
+        | {key: slot[key] for key in ("technician_id", "bay_id", "starts_at")},
+    ).json()
+    order = page.request.post(console.url(f"/api/v1/bookings/{booking['id']}/work-order")).json()
+    page.goto(console.url("/console/work-orders"))
+    wait_ready(page)
+    card = page.locator(f'[data-work-order-id="{order["id"]}"]')
+    expect(page.locator('[data-column="check_in"]')).to_contain_text(alert["vin"])
+
+    card.drag_to(page.locator('[data-column="closed"]'))
+    expect(page.locator("#flash")).to_contain_text("只能移至 诊断")
+    expect(page.locator('[data-column="check_in"] .wo-card')).to_have_count(1)
+
+    card.drag_to(page.locator('[data-column="diagnosis"]'))
+    expect(page.locator(f'[data-column="diagnosis"] [data-work-order-id="{order["id"]}"]')).to_be_visible()

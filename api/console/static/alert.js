@@ -229,8 +229,22 @@ async function main() {
     if (!(error instanceof ApiError) || error.status !== 404) throw error;
     $("not-found").textContent = `404 · ${t("common.not_found")} · ${error.message}`;
     $("not-found").hidden = false;
+    ready();
+    return;
   }
   ready();
+  follow();
+}
+
+/** Reload when this alert changes elsewhere (another advisor, prediction, the work order's outcome). */
+function follow() {
+  const source = new EventSource("/api/v1/events/alerts", { withCredentials: true });
+  const changed = (event) => {
+    if (JSON.parse(event.data).alert_id === alertId) load().catch(showError);
+  };
+  for (const type of ["alert.acknowledged", "alert.dismissed", "alert.booked", "alert.resolved", "alert.raised"]) {
+    source.addEventListener(type, changed);
+  }
 }
 
 main().catch(showError);

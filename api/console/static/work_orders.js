@@ -10,8 +10,10 @@ let orders = [];
 let openOrder = null;
 
 function card(order) {
-  return h("div", { class: "wo-card", dataset: { workOrderId: order.id, state: order.state },
-    onclick: () => openPanel(order.id) },
+  const final = ["closed", "cancelled"].includes(order.state);
+  return h("div", { class: "wo-card", dataset: { workOrderId: order.id, state: order.state }, draggable: final ? "false" : "true",
+    onclick: () => openPanel(order.id),
+    ondragstart: (event) => event.dataTransfer.setData("text/plain", String(order.id)) },
   h("div", { class: "vin" }, `#${order.id} · ${order.vin}`),
   h("div", {}, order.op_code ?? order.complaint),
   order.alert_id ? h("div", { class: "hint" }, `${t("wo.from_alert")} #${order.alert_id}`) : "",
@@ -21,7 +23,9 @@ function card(order) {
 function renderBoard() {
   $("board").replaceChildren(...COLUMNS.map((state) => {
     const cards = orders.filter((o) => o.state === state);
-    return h("section", { class: "column", dataset: { column: state } },
+    return h("section", { class: "column", dataset: { column: state },
+      ondragover: (event) => event.preventDefault(),
+      ondrop: (event) => { event.preventDefault(); drop(Number(event.dataTransfer.getData("text/plain")), state); } },
       h("h2", {}, h("span", {}, t(`wo.${state}`)), h("span", { class: "hint" }, cards.length)),
       ...(cards.length ? cards.map(card) : [h("p", { class: "hint" }, t("wo.empty"))]));
   }));
@@ -132,11 +136,34 @@ async function move(o, to) {
     if (moved.survey_link) flash(moved.survey_link);
     await refresh(o.id);
   } catch (error) {
-    if (error instanceof ApiError && error.details.missing) {
-      flash(`${error.message}: ${error.details.missing.map((m) => t(m === "alert_outcome" ? "wo.outcome" : `wo.${m}`)).join(", ")}`, "error");
+    explain(error);
+  }
+}
+
+/** Move a dragged card: the API decides (409 with the allowed moves, 422 with the missing facts). */
+async function drop(id, to) {
+  const order = orders.find((o) => o.id === id);
+  if (!order || order.state === to) return;
+  try {
+    await api(`/work-orders/${id}/transitions`, { method: "POST", json: { to } });
+    await loadBoard();
+    if (openOrder?.id === id) await openPanel(id);
+  } catch (error) {
+    if (error instanceof ApiError && error.details.allowed) {
+      flash(`${t(`wo.${order.state}`)} → ${t(`wo.${to}`)}: ${t("wo.allowed")} ` +
+        `${error.details.allowed.map((s) => t(`wo.${s}`)).join(", ") || t("common.none")}`, "error");
     } else {
-      showError(error);
+      explain(error);
     }
+  }
+}
+
+function explain(error) {
+  if (error instanceof ApiError && error.details.missing) {
+    flash(`${error.message}: ${error.details.missing.map((m) => t(m === "alert_outcome" ? "wo.outcome" : `wo.${m}`))
+      .join(", ")}`, "error");
+  } else {
+    showError(error);
   }
 }
 
