@@ -3,8 +3,10 @@ database per test, and ingest processes started like in production."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ from pitcall.local_devices import Elm327Emulator
 from pitcall.local_services import Broker, IngestProcess, PostgresCluster
 from store import migrate
 from store.db import sqlalchemy_url
-from tests.api_world import World, build_world
+from tests.api_world import StoreWorld, World, build_world
 from tests.helpers import FleetUnderTest, IngestFactory, provision, unique_prefix
 
 _databases = itertools.count()
@@ -43,13 +45,39 @@ def template_db(pg: PostgresCluster) -> str:
     return TEMPLATE
 
 
-@pytest.fixture
-def db_url(pg: PostgresCluster, template_db: str) -> Iterator[str]:
-    """A fresh, migrated database for one test."""
-    name = f"t_{next(_databases)}"
+WORLD_TEMPLATE = "pitcall_world_template"
+
+
+@dataclass(frozen=True)
+class WorldTemplate:
+    """A migrated database holding the API tests' world, built once per session and copied per test."""
+
+    name: str
+    stores: dict[str, StoreWorld]
+    group_admin: str
+
+
+@pytest.fixture(scope="session")
+def world_template(pg: PostgresCluster, template_db: str) -> WorldTemplate:
     engine = create_engine(sqlalchemy_url(pg.url()), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template_db}"))
+        conn.execute(text(f"CREATE DATABASE {WORLD_TEMPLATE} TEMPLATE {template_db}"))
+    engine.dispose()
+    engine = create_engine(sqlalchemy_url(pg.url(WORLD_TEMPLATE)))
+    with engine.begin() as conn:
+        stores, admin = build_world(conn)
+    engine.dispose()
+    return WorldTemplate(WORLD_TEMPLATE, stores, admin)
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, pg: PostgresCluster, template_db: str) -> Iterator[str]:
+    """A fresh, migrated database for one test (a copy of the world's database if the test uses `world`)."""
+    name = f"t_{next(_databases)}"
+    template = request.getfixturevalue("world_template").name if "world" in request.fixturenames else template_db
+    engine = create_engine(sqlalchemy_url(pg.url()), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
     yield pg.url(name)
     with engine.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -109,10 +137,7 @@ def api_client(db_url: str) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def world(api_client: TestClient, db_url: str) -> World:
-    """Two stores of one group and a store of another group, with people, keys, vehicles and alerts."""
-    engine = create_engine(sqlalchemy_url(db_url))
-    with engine.begin() as conn:
-        stores, admin = build_world(conn)
-    engine.dispose()
-    return World(api_client, stores, admin)
+def world(api_client: TestClient, world_template: WorldTemplate) -> World:
+    """Two stores of one group and a store of another group, with people, keys, vehicles and alerts
+    (this test's `db_url` is a copy of the session's world database)."""
+    return World(api_client, copy.deepcopy(world_template.stores), world_template.group_admin)
