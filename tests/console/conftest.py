@@ -107,10 +107,16 @@ def page(browser: Browser, console: Console) -> Iterator[Page]:
     context.set_default_timeout(WAIT_MS)
     tab = context.new_page()
     errors: list[str] = []
+    elsewhere: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on(
+        "console", lambda message: errors.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    tab.on("request", lambda r: None if r.url.startswith((console.base, "data:")) else elsewhere.append(r.url))
     yield tab
     context.close()
     assert not errors, f"script errors in the page: {errors}"
+    assert not elsewhere, f"the console fetched from another host: {elsewhere}"
 
 
 def log_in(page: Page, console: Console, username: str, then: str = "/console/alerts") -> None:
