@@ -22,7 +22,7 @@ export function lineChart(el, { x, series, height = 260, onZoom, yLabel }) {
       stroke: s.colour || COLOURS[i % COLOURS.length],
       width: s.width ?? 1.5,
       dash: s.dash,
-      points: { show: s.points ?? false },
+      points: { show: s.points ?? false, size: 4 },
       spanGaps: s.spanGaps ?? false,
     }))],
     hooks: onZoom ? { setSelect: [(u) => {

@@ -13,7 +13,7 @@ export const WORDS = {
     "alerts.heading": "告警队列", "alerts.mode": "故障模式", "alerts.state": "状态", "alerts.severity": "严重程度",
     "alerts.vehicle": "车辆", "alerts.days": "预计剩余天数", "alerts.confidence": "置信度", "alerts.observed": "观测时间",
     "alerts.empty": "没有告警", "alerts.live": "实时", "alerts.connecting": "连接中", "alerts.offline": "离线，重连中",
-    "alerts.live_states": "待处理（未关闭）", "alerts.new": "新告警",
+    "alerts.live_states": "未关闭", "alerts.new": "新告警",
     "mode.battery": "蓄电池", "mode.charging_system": "充电系统", "mode.thermostat": "节温器", "mode.overheating": "发动机过热",
     "mode.fuel_lean": "混合气过稀", "mode.misfire": "失火", "mode.catalyst": "三元催化器",
     "state.open": "待处理", "state.acknowledged": "已确认收到", "state.booked": "已预约", "state.resolved": "已解决",

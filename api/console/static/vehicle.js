@@ -56,10 +56,11 @@ function drawSeries(started = performance.now()) {
   const s = lastSeries;
   const { x, min, avg, max } = withGaps(s.points, BUCKET_S[s.bucket]);
   const drawStart = performance.now();
+  const dots = s.points.length < 500; // sparse buckets (a car driven an hour a day) stay visible as dots
   lineChart($("series-chart"), { x, height: 320, yLabel: s.pid, onZoom: zoom, series: [
-    { label: "min", values: min, colour: "#8c959f", width: 1 },
-    { label: "avg", values: avg, colour: "#1f6feb", width: 1.5 },
-    { label: "max", values: max, colour: "#d1242f", width: 1 },
+    { label: "min", values: min, colour: "#8c959f", width: 1, points: dots },
+    { label: "avg", values: avg, colour: "#1f6feb", width: 1.5, points: dots },
+    { label: "max", values: max, colour: "#d1242f", width: 1, points: dots },
   ] });
   const drawn = performance.now();
   $("series-chart").dataset.points = String(s.points.length);
