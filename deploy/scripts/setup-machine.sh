@@ -16,6 +16,7 @@ command -v mosquitto_passwd >/dev/null || missing+=(mosquitto-clients)
 command -v runuser >/dev/null || missing+=(util-linux)
 command -v wrk >/dev/null || missing+=(wrk)  # HTTP load generator of pitcall bench api
 [ -x /usr/bin/chromium ] || missing+=(chromium)  # the console's browser tests (playwright drives it)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)  # Chinese in screenshots
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
