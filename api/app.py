@@ -29,6 +29,7 @@ from api.surveys.router import router as surveys_router
 from api.vehicles.router import router as vehicles_router
 from api.work_orders.router import router as work_orders_router
 
+API_PREFIX = "/api/v1"
 ROUTERS: tuple[APIRouter, ...] = (
     auth_router,
     alerts_router,
@@ -83,7 +84,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     errors.install(app)
     for router in ROUTERS:
-        app.include_router(router, prefix="/api/v1")
+        app.include_router(router, prefix=API_PREFIX)
     app.include_router(console_router)
     app.mount(STATIC_PATH, static_files(), name="console-static")
     _add_operations_routes(app)
@@ -99,6 +100,8 @@ def _add_operations_routes(app: FastAPI) -> None:
         response = await call_next(request)
         route = request.scope.get("route")
         template = getattr(route, "path", "unmatched")
+        if request.url.path.startswith(API_PREFIX) and not template.startswith(API_PREFIX):
+            template = API_PREFIX + template  # routes of included routers carry their own path only
         metrics.latency.labels(request.method, template).observe(time.perf_counter() - started)
         metrics.requests.labels(request.method, template, str(response.status_code)).inc()
         return response
