@@ -182,9 +182,9 @@ def test_fixed_threshold_reads_each_mode_against_its_own_limit() -> None:
 def test_fixed_threshold_reads_the_textbook_quantity_not_the_detectors_index() -> None:
     # a cold engine on a 40-minute day: the textbook rule (hottest coolant 15 °C below 88) fires, whatever
     # the warm-up heat per kelvin the detector reads
-    cold = {"drive_min": 40.0, "coolant_max": 70.0, "warmup_heat_per_k": 30.0}
+    cold: Features = {"drive_min": 40.0, "coolant_max": 70.0, "warmup_heat_per_k": 30.0}
     assert fixed_threshold_baseline([vday(0, cold), vday(1, cold)]) == [
         RaisedAlert(1, FailureMode.THERMOSTAT, end_of(1))
     ]
-    warm = {"drive_min": 40.0, "coolant_max": 90.0, "warmup_heat_per_k": 90.0}
+    warm: Features = {"drive_min": 40.0, "coolant_max": 90.0, "warmup_heat_per_k": 90.0}
     assert fixed_threshold_baseline([vday(0, warm), vday(1, warm)]) == []
