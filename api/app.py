@@ -18,6 +18,7 @@ from api.auth.router import router as auth_router
 from api.bookings.router import router as bookings_router
 from api.capacity.router import router as capacity_router
 from api.console.router import STATIC_PATH, static_files
+from api.console.router import public_router as customer_pages_router
 from api.console.router import router as console_router
 from api.customers.router import router as customers_router
 from api.dashboard.router import router as dashboard_router
@@ -86,6 +87,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(console_router)
+    app.include_router(customer_pages_router)
     app.mount(STATIC_PATH, static_files(), name="console-static")
     _add_operations_routes(app)
     return app

@@ -7,10 +7,10 @@ renders the shell and its script shows the API's 404).
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Request
+from fastapi import APIRouter, Cookie, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -20,7 +20,7 @@ from api.deps import SESSION_COOKIE, Settings, current_principal
 from api.errors import Unauthorized
 from api.tenancy import Principal
 
-HERE = Path(__file__).parent
+HERE = FilePath(__file__).parent
 STATIC_PATH = "/console/static"
 templates = Jinja2Templates(directory=HERE / "templates")
 # Scripts and styles only from this server (inline style attributes: the calendar places blocks with them).
@@ -30,6 +30,7 @@ POLICY = (
 )
 HEADERS = {"Cache-Control": "no-store", "Content-Security-Policy": POLICY, "X-Content-Type-Options": "nosniff"}
 router = APIRouter(prefix="/console", include_in_schema=False)
+public_router = APIRouter(include_in_schema=False)  # pages for customers: no log-in
 Session = Annotated[str | None, Cookie(alias=SESSION_COOKIE)]
 
 
@@ -101,3 +102,10 @@ def work_order_board(request: Request, db: Db, settings: Settings, session: Sess
 def store_dashboard(request: Request, db: Db, settings: Settings, session: Session = None) -> Response:
     """Show the store's week: alerts, bookings, lead time, utilisation, survey score."""
     return _page(request, db, settings, session, "dashboard")
+
+
+@public_router.get("/survey/{token}", response_class=HTMLResponse)
+def customer_survey(request: Request, token: Annotated[str, Path(min_length=16, max_length=64)]) -> Response:
+    """Show the customer's satisfaction survey (the link in the message); it answers through the public API."""
+    context = {"page": "survey", "static": STATIC_PATH, "token": token, "language": "zh"}
+    return templates.TemplateResponse(request, "survey.html", context, headers=HEADERS)

@@ -29,7 +29,7 @@ from store.outbox import emit
 from store.service_tables import service_operations, surveys, work_orders
 from store.tables import customers, stores, vehicles
 
-LINK_PREFIX = "/api/v1/surveys/"
+LINK_PREFIX = "/survey/"  # the customer's page (api/console/templates/survey.html); it calls /api/v1/surveys/{token}
 
 
 class SurveyAnswered(Conflict):

@@ -24,7 +24,8 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 def close_walk_in(world: World, store: str = "A") -> tuple[int, str]:
-    """Take a walk-in for the store's car through to closed; return its id and the survey link."""
+    """Take a walk-in for the store's car through to closed; return its id and the survey's API path
+    (the customer's link is the page `/survey/<token>`, whose script calls this path)."""
     body = {
         "vehicle_id": world.stores[store].vehicle_id,
         "complaint": "battery light on",
@@ -37,7 +38,11 @@ def close_walk_in(world: World, store: str = "A") -> tuple[int, str]:
         moved = world.call("POST", f"/api/v1/work-orders/{wo_id}/transitions", store=store, json={"to": state})
         assert moved.status_code == 200, moved.text
     link: str = moved.json()["survey_link"]
-    return wo_id, link
+    assert link.startswith("/survey/")
+    page = world.app_client.get(link)  # the customer's page: no credentials, the app's own script only
+    assert page.status_code == 200 and "survey.js" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    return wo_id, "/api/v1/surveys/" + link.rsplit("/", 1)[1]
 
 
 def test_survey_in_the_customers_language_shows_nothing_private(world: World, engine: Engine) -> None:

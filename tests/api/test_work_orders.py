@@ -166,7 +166,7 @@ def test_booking_to_closed_to_survey_with_the_label_visible_to_prediction(world:
     assert stock_of(engine, a, FILTER) == (5, 0)
 
     link = done["survey_link"]
-    assert link.startswith("/api/v1/surveys/")
+    assert link.startswith("/survey/")
     token = link.rsplit("/", 1)[1]
     with engine.connect() as conn:
         assert conn.scalar(select(surveys.c.token_hash).where(surveys.c.work_order_id == wo_id)) == (
@@ -182,6 +182,7 @@ def test_booking_to_closed_to_survey_with_the_label_visible_to_prediction(world:
     ]  # fmt: skip
     assert "survey_link" not in world.call("GET", f"/api/v1/work-orders/{wo_id}").json()  # shown once only
 
+    link = f"/api/v1/surveys/{token}"  # what the customer's page (/survey/<token>) calls
     page = world.app_client.get(link).json()
     assert page["store_name"] == "Store A" and page["operation"]["name"] == "蓄电池检测与更换"
     answered = world.app_client.post(link, json={"score": 9, "comment": "很专业"})
