@@ -41,15 +41,19 @@ def test_migrations_go_down_and_up_again(db_url: str) -> None:
 ALERT_TABLES = {"alerts", "alert_transitions", "vehicle_day_features"}
 
 
-def test_alerts_migration_goes_down_to_0001_and_up_again(db_url: str) -> None:
+SERVICE_TABLES = {"users", "api_keys", "bookings", "work_orders", "surveys", "outbox", "deliveries"}
+
+
+def test_alerts_and_service_migrations_go_down_to_0001_and_up_again(db_url: str) -> None:
     tables = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
     migrate.downgrade(db_url, "0001")
     remaining = {r[0] for r in rows(db_url, tables)}
-    assert not remaining & ALERT_TABLES and "vehicles" in remaining
+    assert not remaining & (ALERT_TABLES | SERVICE_TABLES) and "vehicles" in remaining
     assert scalar(db_url, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%alerts%'") == 0
     migrate.upgrade(db_url)
-    assert {r[0] for r in rows(db_url, tables)} >= ALERT_TABLES
-    assert scalar(db_url, "SELECT version_num FROM alembic_version") == "0002"
+    assert {r[0] for r in rows(db_url, tables)} >= ALERT_TABLES | SERVICE_TABLES
+    assert scalar(db_url, "SELECT version_num FROM alembic_version") == "0003"
+    assert scalar(db_url, "SELECT count(*) FROM service_operations") >= 7  # the seeded catalog is back
 
 
 def test_migrations_match_the_tables(db_url: str) -> None:
