@@ -20,7 +20,7 @@ from pitcall.local_services import Broker, IngestProcess, PostgresCluster
 from store import migrate
 from store.db import sqlalchemy_url
 from tests.api_world import StoreWorld, World, build_world
-from tests.helpers import FleetUnderTest, IngestFactory, provision, unique_prefix
+from tests.helpers import FleetUnderTest, IngestFactory, copy_database, provision, unique_prefix
 
 _databases = itertools.count()
 TEMPLATE = "pitcall_template"
@@ -75,9 +75,8 @@ def db_url(request: pytest.FixtureRequest, pg: PostgresCluster, template_db: str
     """A fresh, migrated database for one test (a copy of the world's database if the test uses `world`)."""
     name = f"t_{next(_databases)}"
     template = request.getfixturevalue("world_template").name if "world" in request.fixturenames else template_db
+    copy_database(pg.url(), name, template)
     engine = create_engine(sqlalchemy_url(pg.url()), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
     yield pg.url(name)
     with engine.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

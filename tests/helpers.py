@@ -86,3 +86,36 @@ def provision(db_url: str, size: int, *, seed: int) -> list[SimulatedVehicle]:
 
 def unique_prefix() -> str:
     return f"test{os.getpid()}x{next(_counter)}/pitcall/v1"
+
+
+def copy_database(admin_url: str, name: str, template: str) -> None:
+    """CREATE DATABASE name TEMPLATE template, first closing sessions left on the template (a pooled
+    connection of the fixture that built it, or a TimescaleDB background worker), which make PostgreSQL
+    refuse the copy ("source database is being accessed by other users")."""
+    import time
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    from store.db import sqlalchemy_url
+
+    engine = create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        for attempt in range(10):
+            with engine.connect() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = :t AND pid <> pg_backend_pid()"
+                    ),
+                    {"t": template},
+                )
+                try:
+                    conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+                    return
+                except OperationalError:
+                    if attempt == 9:
+                        raise
+            time.sleep(0.2)
+    finally:
+        engine.dispose()

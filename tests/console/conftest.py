@@ -19,6 +19,7 @@ from api.settings import ApiSettings
 from pitcall.local_services import PostgresCluster, free_port
 from store.db import sqlalchemy_url
 from tests.console.fleet import PASSWORD, ConsoleStore, build_console_store
+from tests.helpers import copy_database
 
 CHROMIUM = "/usr/bin/chromium"
 WAIT_MS = 10_000  # every wait in the browser is bounded
@@ -33,10 +34,7 @@ class Loaded:
 
     def copy(self) -> str:
         name = f"console_{next(_copies)}"
-        engine = create_engine(sqlalchemy_url(self.pg.url()), isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {self.template}"))
-        engine.dispose()
+        copy_database(self.pg.url(), name, self.template)
         return self.pg.url(name)
 
     def drop(self, url: str) -> None:
