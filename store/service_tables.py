@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE, ExcludeConstraint
 
-from store.tables import _in, metadata
+from store.tables import _created_at, _in, metadata
 
 ROLES = ("service_manager", "service_advisor", "technician", "integration", "group_admin")
 PERSON_ROLES = ("service_manager", "service_advisor", "technician", "group_admin")
@@ -45,10 +45,6 @@ RESERVATION_STATES = ("reserved", "consumed", "released")
 DELIVERY_CHANNELS = ("webhook", "sms", "email", "wechat")
 DELIVERY_STATES = ("pending", "delivered", "dead")
 HOLDS_CAPACITY = _in("state", CAPACITY_BOOKING_STATES)
-
-
-def _created_at() -> Column[object]:
-    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
 users = Table(
