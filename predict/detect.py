@@ -17,6 +17,7 @@ Pure functions over a vehicle's daily index values (no I/O). For day `d`:
 from __future__ import annotations
 
 import statistics
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -62,15 +63,19 @@ def adjusted(point: Point, params: ModeParams) -> float:
     return point.index - params.slope * (point.covariate - params.covariate_ref)
 
 
-def score(points: list[Point], day: date, params: ModeParams, *, floor: float) -> Score | None:
-    """Score a vehicle's mode on `day` from its points (any order, days <= `day` are used)."""
-    history = sorted((p for p in points if p.day <= day), key=lambda p: p.day)
-    base = [
-        adjusted(p, params)
-        for p in history
-        if day - timedelta(days=BASELINE_SPAN_DAYS) <= p.day <= day - timedelta(days=BASELINE_LAG_DAYS)
-    ][:BASELINE_MAX_DAYS]
-    recent = [p for p in history if p.day > day - RECENT_WINDOW][-RECENT_DAYS:]
+def _day(point: Point) -> date:
+    return point.day
+
+
+def score(points: list[Point], day: date, params: ModeParams, *, floor: float, presorted: bool = False) -> Score | None:
+    """Score a vehicle's mode on `day` from its points (days <= `day` are used). `presorted`: the points
+    are in day order already (the engine keeps them so; 10,000 vehicles x 7 modes are scored a day)."""
+    ordered = points if presorted else sorted(points, key=_day)
+    history = ordered[: bisect_right(ordered, day, key=_day)]
+    first = bisect_left(history, day - timedelta(days=BASELINE_SPAN_DAYS), key=_day)
+    stop = bisect_right(history, day - timedelta(days=BASELINE_LAG_DAYS), key=_day)
+    base = [adjusted(p, params) for p in history[first : min(stop, first + BASELINE_MAX_DAYS)]]
+    recent = [p for p in history[-RECENT_DAYS:] if p.day > day - RECENT_WINDOW]
     if len(base) < MIN_BASELINE_DAYS or len(recent) < 2 or recent[-1].day != day:
         return None
     centre = statistics.median(base)
@@ -84,7 +89,7 @@ def score(points: list[Point], day: date, params: ModeParams, *, floor: float) -
 
 
 def _trend(history: list[Point], day: date, params: ModeParams, centre: float, scale: float) -> float | None:
-    window = [p for p in history if p.day > day - timedelta(days=14)]
+    window = history[bisect_right(history, day - timedelta(days=14), key=_day) :]
     if len(window) < 5:
         return None
     xs = [(p.day - day).days for p in window]

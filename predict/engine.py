@@ -9,6 +9,7 @@ never as faults. Replay and the live service share this code, so history replays
 from __future__ import annotations
 
 import math
+from bisect import insort
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,6 +21,12 @@ from predict.model import Model
 from predict.modes import INDEXES
 
 EVIDENCE_DAYS = 30
+
+
+def _day(point: Point) -> date:
+    return point.day
+
+
 DTC_LOOKBACK_DAYS = 14
 GARBAGE_RUN_DAYS = 3
 
@@ -67,7 +74,7 @@ class Engine:
             index = spec.index(vday.features)
             if index is not None and math.isfinite(index):
                 covariate = spec.covariate(vday.features) if spec.covariate else None
-                self.points[(vday.vehicle_id, mode)].append(Point(vday.day, index, covariate))
+                insort(self.points[(vday.vehicle_id, mode)], Point(vday.day, index, covariate), key=_day)
 
     def data_quality_issues(self, day: date) -> list[int]:
         """Vehicles whose data was garbage on each of the last few days up to `day`."""
@@ -92,7 +99,7 @@ class Engine:
                     continue
                 since = self.repaired.get((vehicle_id, mode))
                 history = pts if since is None else [p for p in pts if p.day > since]
-                if (s := score(history, day, params, floor=spec.floor)) is not None:
+                if (s := score(history, day, params, floor=spec.floor, presorted=True)) is not None:
                     scores[vehicle_id] = s
             shifts = self._cohort_shifts(scores)
             for vehicle_id, s in scores.items():

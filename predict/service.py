@@ -9,6 +9,7 @@ alerts are written in one transaction; nothing is marked scored before it is.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -41,6 +42,7 @@ class ReplayStats:
     updated: int = 0
     suppressed: int = 0
     garbage_vehicles: set[int] = field(default_factory=set)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (live cycles)
 
 
 def repairs(conn: Connection) -> dict[tuple[int, FailureMode], date]:
@@ -185,20 +187,44 @@ class LiveScorer:
 
     def cycle(self, db: Engine, *, today: date) -> ReplayStats:
         stats = ReplayStats()
+        clock = _PhaseClock()
         with db.begin() as conn:
             store_of = store_of_vehicles(conn)
             fresh = load_days(conn, first=today - timedelta(days=1), last=today)
+            clock.lap("features")
             save_days(conn, fresh)
+            clock.lap("keep")
             history = [] if self.engine else stored_days(conn, first=today - timedelta(BASELINE_SPAN_DAYS), last=today)
+            clock.lap("history")
         if self.engine is None:
             self.engine = ScoringEngine(self.model, store_of)
         self.engine.store_of = store_of
         for vday in [*history, *fresh]:
             self.engine.add(vday)
+        clock.lap("engine")
         for day in (today - timedelta(days=1), today):
             _score_and_publish(db, self.engine, day, self.model, store_of, stats, None)
+        clock.lap("score")
         stats.vehicle_days = len(fresh)
+        stats.phases = clock.laps
+        log.info("cycle for %s: %d vehicle-days; %s", today, len(fresh), clock)
         return stats
+
+
+class _PhaseClock:
+    """Seconds spent per phase of a cycle (logged, and read by `pitcall bench predict`)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.laps[phase] = self.laps.get(phase, 0.0) + now - self._mark
+        self._mark = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in self.laps.items())
 
 
 def score_latest(db: Engine, *, today: date, model: Model) -> ReplayStats:

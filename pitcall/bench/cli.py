@@ -107,6 +107,8 @@ def bench_predict(
     console.print(f"baseline count(*) of the raw samples : {r.count_baseline_s:6.1f} s")
     console.print(f"first cycle (reads kept history)     : {r.cold_cycle_s:6.1f} s ({r.opened} alerts opened)")
     console.print(f"every later cycle (engine warm)      : {r.warm_cycle_s:6.1f} s")
+    for name, phases in (("first", r.cold_phases), ("later", r.warm_phases)):
+        console.print(f"  {name} cycle phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()))
     met = r.warm_cycle_s < 60 and r.vehicles >= 10_000
     console.print(f"target (a day of 10,000 vehicles < 60 s): {'met' if met else 'NOT met'} by the running service")
 

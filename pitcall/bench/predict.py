@@ -37,6 +37,8 @@ class PredictBench:
     cold_cycle_s: float  # the service's first cycle: reads 150 days of kept features
     warm_cycle_s: float  # every cycle after
     opened: int
+    cold_phases: dict[str, float]
+    warm_phases: dict[str, float]
 
 
 def run(database_url: str, *, vehicles: int, distinct: int, history_days: int, reuse: bool = False) -> PredictBench:
@@ -46,7 +48,7 @@ def run(database_url: str, *, vehicles: int, distinct: int, history_days: int, r
     db = make_engine(database_url)
     if reuse:
         with db.begin() as conn:
-            conn.execute(text("TRUNCATE alert_transitions, alerts"))
+            conn.execute(text("TRUNCATE alert_transitions, alerts, outbox CASCADE"))  # bookings refer to alerts
     else:
         recreate_database(database_url)
         migrate.upgrade(database_url)
@@ -55,6 +57,10 @@ def run(database_url: str, *, vehicles: int, distinct: int, history_days: int, r
         with db.begin() as conn:
             save_days(conn, load_days(conn, first=start, last=last - timedelta(days=2)))
             _replicate(conn, copies=max(1, vehicles // distinct), distinct=distinct, last=last)
+    with db.connect() as conn:  # what autovacuum does on a live database: the planner needs row counts
+        for table in ("telemetry", "vehicles", "vehicle_day_features"):
+            conn.execute(text(f"ANALYZE {table}"))
+        conn.commit()
     with db.connect() as conn:
         mark = time.perf_counter()
         raw = conn.scalar(text("SELECT count(*) FROM telemetry WHERE ts >= :a"), {"a": last - timedelta(days=1)}) or 0
@@ -66,10 +72,10 @@ def run(database_url: str, *, vehicles: int, distinct: int, history_days: int, r
     stats = scorer.cycle(db, today=last)
     cold = time.perf_counter() - mark
     mark = time.perf_counter()
-    scorer.cycle(db, today=last)  # the next cycle: same amount of new data, engine warm
+    warm_stats = scorer.cycle(db, today=last)  # the next cycle: same amount of new data, engine warm
     warm = time.perf_counter() - mark
     db.dispose()
-    return PredictBench(fleet, raw, feature_days, baseline, cold, warm, stats.opened)
+    return PredictBench(fleet, raw, feature_days, baseline, cold, warm, stats.opened, stats.phases, warm_stats.phases)
 
 
 def _replicate(conn: Connection, *, copies: int, distinct: int, last: date) -> None:

@@ -182,6 +182,40 @@ def test_trip_features_are_the_physics_of_the_raw_samples(loaded: LoadedFleet) -
     assert warmups >= 10 and volts_checked >= 20
 
 
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])  # UTC+14 and UTC-11
+def test_local_days_and_trips_hold_at_the_ends_of_the_time_zones(loaded: LoadedFleet, zone: str) -> None:
+    """The features read a window of UTC samples computed from the local days: every sample of a local day
+    counts, none of the next or previous one, and each trip falls on the local day it started."""
+    url = loaded.copy()
+    local = ZoneInfo(zone)
+    first = PLAN.start + timedelta(days=30)
+    last = first + timedelta(days=1)
+    with make_engine(url).begin() as conn:
+        conn.execute(text("UPDATE stores SET timezone = :zone"), {"zone": zone})
+        days = {(d.vehicle_id, d.day): d for d in load_days(conn, first=first, last=last)}
+        rows = conn.execute(
+            text("SELECT vehicle_id, ts, pids FROM telemetry WHERE ts >= :a AND ts < :b ORDER BY vehicle_id, ts"),
+            {"a": first - timedelta(days=2), "b": last + timedelta(days=3)},
+        ).all()
+    samples: dict[tuple[int, date], int] = {}
+    driving: dict[int, list[tuple[datetime, dict[str, float]]]] = {}
+    for r in rows:
+        key = (r.vehicle_id, r.ts.astimezone(local).date())
+        samples[key] = samples.get(key, 0) + 1
+        if (r.pids.get("RPM") or 0) > 400:
+            driving.setdefault(r.vehicle_id, []).append((r.ts, r.pids))
+    trips: dict[tuple[int, date], int] = {}
+    for vehicle_id, series in driving.items():
+        for began, _trip in _trips_from_raw(series):
+            key = (vehicle_id, began.astimezone(local).date())
+            trips[key] = trips.get(key, 0) + 1
+    expected = {key for key in samples if first <= key[1] <= last}
+    assert set(days) == expected and len(expected) >= 20
+    for key, vday in days.items():
+        assert vday.features["samples"] == samples[key]
+        assert vday.features["trips"] == trips.get(key, 0)
+
+
 def test_replay_alerts_injected_faults_early_and_leaves_healthy_cars_alone(loaded: LoadedFleet) -> None:
     url = loaded.copy()
     ids = _vehicle_ids(url)
