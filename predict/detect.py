@@ -44,6 +44,12 @@ class ModeParams:
     slope: float = 0.0
     covariate_ref: float = 0.0
     failure_z: float = 15.0  # z at which the part typically fails (for days-to-failure)
+    # The healthy fleet's index (median, robust spread), standing in for the vehicle's own baseline until it
+    # has MIN_BASELINE_DAYS of history. Set only for an index that compares the vehicle with itself within
+    # the day (misfire: the worst cylinder against its siblings), so that a car driven once a week, or
+    # fitted with a dongle while already failing, is not left unscored for two months.
+    prior_centre: float | None = None
+    prior_scale: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,7 @@ class Score:
     scale: float
     persistent: bool
     trend_per_day: float | None  # z units per day over the last two weeks
+    baseline_from: str = "own"  # "own": the vehicle's earliest valid days; "fleet": the model's prior
 
 
 def adjusted(point: Point, params: ModeParams) -> float:
@@ -76,16 +83,23 @@ def score(points: list[Point], day: date, params: ModeParams, *, floor: float, p
     stop = bisect_right(history, day - timedelta(days=BASELINE_LAG_DAYS), key=_day)
     base = [adjusted(p, params) for p in history[first : min(stop, first + BASELINE_MAX_DAYS)]]
     recent = [p for p in history[-RECENT_DAYS:] if p.day > day - RECENT_WINDOW]
-    if len(base) < MIN_BASELINE_DAYS or len(recent) < 2 or recent[-1].day != day:
+    if len(recent) < 2 or recent[-1].day != day:
         return None
-    centre = statistics.median(base)
-    spread = 1.4826 * statistics.median(abs(v - centre) for v in base)
+    if len(base) >= MIN_BASELINE_DAYS:
+        centre = statistics.median(base)
+        spread = 1.4826 * statistics.median(abs(v - centre) for v in base)
+        source = "own"
+    elif params.prior_centre is not None and params.prior_scale is not None:
+        centre, spread, source = params.prior_centre, params.prior_scale, "fleet"
+    else:
+        return None
     scale = max(spread, floor)
     values = [adjusted(p, params) for p in recent]
     level = statistics.median(values)
     z = (level - centre) / scale
     persistent = sum((v - centre) / scale >= params.threshold / 2 for v in values) >= 2
-    return Score(day, z, level, centre, scale, persistent, _trend(history, day, params, centre, scale))
+    trend = _trend(history, day, params, centre, scale)
+    return Score(day, z, level, centre, scale, persistent, trend, source)
 
 
 def _trend(history: list[Point], day: date, params: ModeParams, centre: float, scale: float) -> float | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from bisect import insort
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from predict.catalog import CATALOG, FailureMode, confirms
@@ -115,7 +115,7 @@ class Engine:
     def _finding(self, vehicle_id: int, mode: FailureMode, s: Score, z: float) -> Finding:
         params, spec = self.model.mode(mode), INDEXES[mode]
         pending, stored = self.confirming_dtcs(vehicle_id, mode, s.day)
-        eta = days_to_failure(Score(s.day, z, s.level, s.baseline, s.scale, s.persistent, s.trend_per_day), params)
+        eta = days_to_failure(replace(s, z=z), params)
         critical = z >= 2 * params.threshold or bool(stored) or (eta is not None and eta <= 7)
         cal = self.model.calibrated(mode)
         logit = cal.intercept + cal.z_coef * z / params.threshold + cal.trend_coef * (s.trend_per_day or 0.0)
@@ -136,6 +136,7 @@ class Engine:
             "z": round(z, 2),
             "threshold_z": params.threshold,
             "baseline": round(s.baseline, 4),
+            "baseline_from": s.baseline_from,
             "scale": round(s.scale, 4),
             "level": round(s.level, 4),
             "cohort_shift": round(s.z - z, 2),

@@ -26,6 +26,9 @@ class IndexSpec:
     floor: float  # the smallest meaningful change of the index (sensor resolution, day-to-day physics)
     fixed_limit: float  # textbook limit on `fixed_index` for the fixed-threshold baseline rule
     fixed_index: Callable[[Features], float | None] | None = None  # what a textbook rule reads (default: index)
+    # The index compares the vehicle with itself within the day, so the healthy fleet's values can stand in
+    # for a baseline the vehicle does not have yet (`ModeParams.prior_centre`).
+    fleet_prior: bool = False
 
     def textbook(self, features: Features) -> float | None:
         """The quantity the fixed-threshold baseline compares with `fixed_limit`."""
@@ -136,7 +139,8 @@ INDEXES: dict[FailureMode, IndexSpec] = {
                   _warmup_air, 0.04, 15.0, _warmup_deficit),
         IndexSpec(FailureMode.OVERHEATING, "warm coolant mean", "°C", _hot, _warm_demand, 0.3, 100.0),
         IndexSpec(FailureMode.FUEL_LEAN, "warm idle fuel trim", "%", _lean, None, 1.0, 15.0),
-        IndexSpec(FailureMode.MISFIRE, "worst cylinder's excess misfires", "σ", _misfire, None, 1.0, 10.0),
+        IndexSpec(FailureMode.MISFIRE, "worst cylinder's excess misfires", "σ", _misfire, None, 1.0, 10.0,
+                  fleet_prior=True),
         IndexSpec(FailureMode.CATALYST, "rear/front O2 swing ratio", "ratio", _o2_ratio, None, 0.03, 0.5),
     )
 }  # fmt: skip

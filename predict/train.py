@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from predict.catalog import FailureMode
-from predict.detect import ModeParams
+from predict.detect import ModeParams, Point, adjusted
 from predict.engine import Engine
 from predict.evaluation import Fault
 from predict.features import Quality, VehicleDay
@@ -75,6 +75,29 @@ def fit_slopes(days: list[VehicleDay], faults: list[Fault]) -> dict[FailureMode,
     return out
 
 
+def fleet_priors(
+    days: list[VehicleDay], faults: list[Fault], params: dict[FailureMode, ModeParams]
+) -> dict[FailureMode, tuple[float, float]]:
+    """For the indexes that compare a vehicle with itself within the day: the healthy fleet's adjusted index,
+    median and robust spread (1.4826 x MAD) over the vehicle-days of cars without a fault of that mode."""
+    faulty = {(f.vehicle_id, f.mode) for f in faults}
+    out = {}
+    for mode, spec in INDEXES.items():
+        if not spec.fleet_prior:
+            continue
+        values = []
+        for vday in days:
+            if (vday.vehicle_id, mode) in faulty or vday.quality is Quality.GARBAGE:
+                continue
+            if (index := spec.index(vday.features)) is not None:
+                cov = spec.covariate(vday.features) if spec.covariate else None
+                values.append(adjusted(Point(vday.day, index, cov), params[mode]))
+        if len(values) >= 100:
+            centre = statistics.median(values)
+            out[mode] = (centre, 1.4826 * statistics.median(abs(v - centre) for v in values))
+    return out
+
+
 def examples(days: list[VehicleDay], faults: list[Fault], model: Model, store_of: dict[int, int]) -> list[Example]:
     """Replay the days through the engine and label every (vehicle, mode, day) score."""
     windows = _window(faults)
@@ -112,6 +135,8 @@ def train(
     slopes = fit_slopes(days, faults)
     params = {m: ModeParams(slope=slopes.get(m, (0.0, 0.0))[0], covariate_ref=slopes.get(m, (0.0, 0.0))[1])
               for m in FailureMode}  # fmt: skip
+    for mode, (centre, spread) in fleet_priors(days, faults, params).items():
+        params[mode] = replace(params[mode], prior_centre=round(centre, 4), prior_scale=round(spread, 4))
     labelled = examples(days, faults, Model(version, params), store_of)
     calibration: dict[FailureMode, Calibration] = {}
     metrics: dict[str, object] = {}

@@ -76,6 +76,28 @@ def test_too_little_history_gives_no_score() -> None:
     assert score(too_few, too_few[-1].day, PARAMS, floor=FLOOR) is None
 
 
+def test_a_fleet_prior_stands_in_for_a_baseline_the_vehicle_does_not_have_yet() -> None:
+    """A car driven once a week, or fitted with a dongle while already misfiring, is scored against the
+    healthy fleet's index until it has its own baseline; then its own baseline takes over."""
+    with_prior = ModeParams(threshold=4.0, failure_z=15.0, prior_centre=1.0, prior_scale=0.05)
+    weekly = [Point(day(7 * n), 1.0, None) for n in range(4)] + [Point(day(28), 1.6, None), Point(day(35), 1.6, None)]
+    assert score(weekly, day(35), PARAMS, floor=FLOOR) is None  # no prior: not scored for two months
+    s = score(weekly, day(35), with_prior, floor=FLOOR)
+    assert s is not None and s.baseline_from == "fleet"
+    assert s.baseline == 1.0 and s.scale == pytest.approx(0.06)  # never below the index's floor
+    assert s.z == pytest.approx(10.0) and s.persistent
+    healthy_weekly = weekly[:4] + [Point(day(28), 1.01, None), Point(day(35), 0.99, None)]
+    assert (h := score(healthy_weekly, day(35), with_prior, floor=FLOOR)) is not None and abs(h.z) < 1.0
+    daily = noisy(MIN_BASELINE_DAYS + 7, level=2.0)  # enough own history: its own level is the baseline
+    own = score(daily, daily[-1].day, with_prior, floor=FLOOR)
+    assert own is not None and own.baseline_from == "own" and own.baseline == pytest.approx(2.0, abs=0.05)
+
+
+def test_one_day_of_history_gives_no_score_even_with_a_fleet_prior() -> None:
+    with_prior = ModeParams(threshold=4.0, prior_centre=1.0, prior_scale=0.05)
+    assert score([Point(day(0), 5.0, None)], day(0), with_prior, floor=FLOOR) is None
+
+
 def test_a_day_without_data_is_not_scored() -> None:
     points = noisy(60)
     missing = [p for p in points if p.day != day(50)]

@@ -16,7 +16,7 @@ from predict.engine import Engine
 from predict.evaluation import Fault
 from predict.features import Features, Quality, VehicleDay
 from predict.model import Calibration, Model, shipped, untrained
-from predict.train import MIN_THRESHOLD, fit_slopes, train
+from predict.train import MIN_THRESHOLD, fit_slopes, fleet_priors, train
 
 D0 = date(2026, 1, 1)
 
@@ -136,6 +136,28 @@ def test_fit_slopes_ignores_garbage_days_and_cars_with_too_few_days() -> None:
     few = [VehicleDay(99, day(n), {"air_c": float(n), "charge_v_p10": 14.0 - n}, Quality.OK) for n in range(9)]
     slope, _ = fit_slopes(spoiled + few, faults)[FailureMode.CHARGING_SYSTEM]
     assert slope == pytest.approx(0.01, abs=0.002)
+
+
+def test_the_misfire_fleet_prior_is_the_healthy_cars_index() -> None:
+    """Healthy cars: the worst cylinder 2 misfires above its siblings' 3 a day (index 2 / sqrt(4) = 1.0,
+    give or take); car 5 misfires badly and is left out because it has a misfire fault."""
+    rng = random.Random(5)
+    days = []
+    for vehicle_id in range(1, 7):
+        for n in range(40):
+            worst = 500.0 if vehicle_id == 5 else 5.0 + rng.choice((-1.0, 0.0, 1.0))
+            features: Features = {"drive_min": 45.0, "misfire_worst": worst, "misfire_others_mean": 3.0}
+            days.append(VehicleDay(vehicle_id, day(n), features, Quality.GARBAGE if n == 0 else Quality.OK))
+    onset = datetime.combine(day(10), time(0), UTC)
+    faults = [Fault(5, FailureMode.MISFIRE, onset, onset + timedelta(days=20))]
+    priors = fleet_priors(days, faults, {m: ModeParams() for m in FailureMode})
+    assert set(priors) == {FailureMode.MISFIRE}  # only the index that compares a car with itself within a day
+    centre, spread = priors[FailureMode.MISFIRE]
+    assert centre == pytest.approx(1.0)
+    assert 0.4 < spread < 0.8  # 1.4826 x MAD of {0.5, 1.0, 1.5}
+    model = train(days, faults, {v: 1 for v in range(1, 7)}, version="t", data_range=(day(0), day(39)))
+    assert model.mode(FailureMode.MISFIRE).prior_centre == pytest.approx(1.0)
+    assert model.mode(FailureMode.BATTERY).prior_centre is None
 
 
 def test_train_sets_usable_thresholds_and_calibration_for_every_mode() -> None:
