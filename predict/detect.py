@@ -70,17 +70,18 @@ def adjusted(point: Point, params: ModeParams) -> float:
     return point.index - params.slope * (point.covariate - params.covariate_ref)
 
 
-def _day(point: Point) -> date:
+def point_day(point: Point) -> date:
+    """Sort and bisect key: points are kept in day order."""
     return point.day
 
 
 def score(points: list[Point], day: date, params: ModeParams, *, floor: float, presorted: bool = False) -> Score | None:
     """Score a vehicle's mode on `day` from its points (days <= `day` are used). `presorted`: the points
     are in day order already (the engine keeps them so; 10,000 vehicles x 7 modes are scored a day)."""
-    ordered = points if presorted else sorted(points, key=_day)
-    history = ordered[: bisect_right(ordered, day, key=_day)]
-    first = bisect_left(history, day - timedelta(days=BASELINE_SPAN_DAYS), key=_day)
-    stop = bisect_right(history, day - timedelta(days=BASELINE_LAG_DAYS), key=_day)
+    ordered = points if presorted else sorted(points, key=point_day)
+    history = ordered[: bisect_right(ordered, day, key=point_day)]
+    first = bisect_left(history, day - timedelta(days=BASELINE_SPAN_DAYS), key=point_day)
+    stop = bisect_right(history, day - timedelta(days=BASELINE_LAG_DAYS), key=point_day)
     base = [adjusted(p, params) for p in history[first : min(stop, first + BASELINE_MAX_DAYS)]]
     recent = [p for p in history[-RECENT_DAYS:] if p.day > day - RECENT_WINDOW]
     if len(recent) < 2 or recent[-1].day != day:
@@ -103,7 +104,7 @@ def score(points: list[Point], day: date, params: ModeParams, *, floor: float, p
 
 
 def _trend(history: list[Point], day: date, params: ModeParams, centre: float, scale: float) -> float | None:
-    window = history[bisect_right(history, day - timedelta(days=14), key=_day) :]
+    window = history[bisect_right(history, day - timedelta(days=14), key=point_day) :]
     if len(window) < 5:
         return None
     xs = [(p.day - day).days for p in window]

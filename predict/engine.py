@@ -15,16 +15,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from predict.catalog import CATALOG, FailureMode, confirms
-from predict.detect import Point, Score, adjusted, cohort_shift, days_to_failure, score
+from predict.detect import Point, Score, adjusted, cohort_shift, days_to_failure, point_day, score
 from predict.features import Quality, VehicleDay
 from predict.model import Model
 from predict.modes import INDEXES
 
 EVIDENCE_DAYS = 30
-
-
-def _day(point: Point) -> date:
-    return point.day
 
 
 DTC_LOOKBACK_DAYS = 14
@@ -74,7 +70,7 @@ class Engine:
             index = spec.index(vday.features)
             if index is not None and math.isfinite(index):
                 covariate = spec.covariate(vday.features) if spec.covariate else None
-                insort(self.points[(vday.vehicle_id, mode)], Point(vday.day, index, covariate), key=_day)
+                insort(self.points[(vday.vehicle_id, mode)], Point(vday.day, index, covariate), key=point_day)
 
     def data_quality_issues(self, day: date) -> list[int]:
         """Vehicles whose data was garbage on each of the last few days up to `day`."""

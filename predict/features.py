@@ -61,7 +61,7 @@ def _f(pid: str) -> str:
 # Every sample of the window with the PIDs the features read as columns. One jsonb_to_record per sample
 # parses each value once; `(pids->>'RPM')::float8` in every aggregate and filter converted the same
 # number from jsonb to text to float ~20 times per sample (PostgreSQL does not share the expressions).
-# The bounds are timestamptz constants computed in Python (`_bounds`), so that the planner sees them: with
+# The bounds are timestamptz constants computed in Python (`load_days`), so that the planner sees them: with
 # `ts >= CAST(:first AS date) - 1` it guessed a handful of rows per chunk and picked index scans and nested
 # loops (2-3x slower on 5 M samples).
 SAMPLES = f"""
