@@ -86,7 +86,7 @@ def test_a_fleet_prior_stands_in_for_a_baseline_the_vehicle_does_not_have_yet() 
     assert s is not None and s.baseline_from == "fleet"
     assert s.baseline == 1.0 and s.scale == pytest.approx(0.06)  # never below the index's floor
     assert s.z == pytest.approx(10.0) and s.persistent
-    healthy_weekly = weekly[:4] + [Point(day(28), 1.01, None), Point(day(35), 0.99, None)]
+    healthy_weekly = [*weekly[:4], Point(day(28), 1.01, None), Point(day(35), 0.99, None)]
     assert (h := score(healthy_weekly, day(35), with_prior, floor=FLOOR)) is not None and abs(h.z) < 1.0
     daily = noisy(MIN_BASELINE_DAYS + 7, level=2.0)  # enough own history: its own level is the baseline
     own = score(daily, daily[-1].day, with_prior, floor=FLOOR)
