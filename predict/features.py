@@ -66,7 +66,7 @@ def _f(pid: str) -> str:
 # loops (2-3x slower on 5 M samples).
 SAMPLES = f"""
   SELECT t.vehicle_id, t.ts, t.ts AT TIME ZONE st.timezone AS local_ts, (t.ts AT TIME ZONE st.timezone)::date AS day,
-    p.*
+    t.pids ? 'RPM' AS engine_answered, p.*
   FROM telemetry t
   JOIN vehicles v ON v.id = t.vehicle_id
   JOIN stores st ON st.id = v.store_id
@@ -83,7 +83,9 @@ RPM, COOLANT, VOLT = _f("RPM"), _f("COOLANT_TEMP"), _f("ELM_VOLTAGE")
 TRIM = f"({_f('LONG_FUEL_TRIM_1')} + coalesce({_f('SHORT_FUEL_TRIM_1')}, 0))"
 DRIVING = f"{RPM} > 400"
 WARM = f"{DRIVING} AND {COOLANT} >= 75"
-PARKED = f"{RPM} IS NULL"
+# Parked: the dongle read no RPM at all (the key is absent). A driving sample whose RPM read failed
+# carries "RPM": null, and its charging voltage must not count as a resting one.
+PARKED = "NOT t.engine_answered"
 MISFIRES = ",\n".join(
     f"sum({_f(f'MONITOR_MISFIRE_CYLINDER_{c}.MISFIRE_COUNT')}) AS misfire_c{c}" for c in range(1, MAX_CYLINDERS + 1)
 )

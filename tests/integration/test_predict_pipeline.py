@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -180,6 +180,28 @@ def test_trip_features_are_the_physics_of_the_raw_samples(loaded: LoadedFleet) -
                 assert vday.features["charge_v_trip"] == pytest.approx(statistics.median(volts))
                 volts_checked += 1
     assert warmups >= 10 and volts_checked >= 20
+
+
+def test_a_failed_rpm_read_is_not_a_parked_sample(loaded: LoadedFleet) -> None:
+    """The edge agent sends "RPM": null when one read fails while driving; that sample's charging voltage
+    must not be taken for a resting one (parked = no RPM key at all)."""
+    url = loaded.copy()
+    day = PLAN.start + timedelta(days=25)
+    with make_engine(url).begin() as conn:
+        vehicle_id, device_id = conn.execute(text("SELECT vehicle_id, device_id FROM devices LIMIT 1")).one()
+        before = {d.vehicle_id: d for d in load_days(conn, first=day, last=day)}[vehicle_id]
+        assert before.features["rest_v"] is not None
+        noon = datetime.combine(day, time(12), SHANGHAI)
+        for n in range(40):  # more than all the day's parked samples: the median would move
+            conn.execute(
+                text("INSERT INTO telemetry (ts, vehicle_id, device_id, seq, pids) VALUES (:ts, :v, :d, :s, :p)"),
+                {"ts": noon + timedelta(seconds=n, microseconds=137), "v": vehicle_id, "d": device_id, "s": 10**9 + n,
+                 "p": json.dumps({"RPM": None, "ELM_VOLTAGE": 14.4, "SPEED": 50.0})},
+            )  # fmt: skip
+        after = {d.vehicle_id: d for d in load_days(conn, first=day, last=day)}[vehicle_id]
+    assert after.features["rest_v"] == before.features["rest_v"]
+    assert after.features["crank_v"] == before.features["crank_v"]
+    assert after.features["samples"] == (before.features["samples"] or 0) + 40
 
 
 @pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])  # UTC+14 and UTC-11
