@@ -58,22 +58,26 @@ def _f(pid: str) -> str:
     return f't."{pid}"'
 
 
-# Every sample of the window with the PIDs the features read as columns. One jsonb_to_record per sample
-# parses each value once; `(pids->>'RPM')::float8` in every aggregate and filter converted the same
-# number from jsonb to text to float ~20 times per sample (PostgreSQL does not share the expressions).
-# The bounds are timestamptz constants computed in Python (`load_days`), so that the planner sees them: with
-# `ts >= CAST(:first AS date) - 1` it guessed a handful of rows per chunk and picked index scans and nested
-# loops (2-3x slower on 5 M samples).
-SAMPLES = f"""
+def _samples(since: str) -> str:
+    """Every sample from the bind parameter `since` to `:until`, with the PIDs the features read as columns.
+
+    One jsonb_to_record per sample parses each value once; `(pids->>'RPM')::float8` in every aggregate and
+    filter converted the same number from jsonb to text to float ~20 times per sample (PostgreSQL does not
+    share the expressions). The bounds are timestamptz constants computed in Python (`load_days`), so the
+    planner sees them: with `ts >= CAST(:first AS date) - 1` it guessed a handful of rows per chunk and
+    picked index scans and nested loops (2-3x slower on 5 M samples)."""
+    return f"""
   SELECT t.vehicle_id, t.ts, t.ts AT TIME ZONE st.timezone AS local_ts, (t.ts AT TIME ZONE st.timezone)::date AS day,
     t.pids ? 'RPM' AS engine_answered, p.*
   FROM telemetry t
   JOIN vehicles v ON v.id = t.vehicle_id
   JOIN stores st ON st.id = v.store_id
   CROSS JOIN LATERAL jsonb_to_record(t.pids) AS p({", ".join(f'"{pid}" float8' for pid in PIDS)})
-  WHERE t.ts >= :since AND t.ts < :until
+  WHERE t.ts >= :{since} AND t.ts < :until
     AND (CAST(:vehicle_ids AS int[]) IS NULL OR t.vehicle_id = ANY(CAST(:vehicle_ids AS int[])))
 """
+
+
 # Local days run from UTC-12 to UTC+14; a trip is measured from its start, up to 6 hours before its day.
 EARLIEST_UTC_OFFSET, LATEST_UTC_OFFSET = timedelta(hours=-12), timedelta(hours=14)
 TRIP_LEAD_IN_H = 6
@@ -125,14 +129,19 @@ WITH days AS (
       AS o2_ratio,
     count({_f("O2_B1S2")}) FILTER (WHERE {WARM}) AS o2_samples,
     {MISFIRES}
-  FROM ({SAMPLES}) t
+  FROM ({_samples("since")}) t
   GROUP BY t.vehicle_id, t.day
 )
 SELECT * FROM days WHERE day BETWEEN :first AND :last ORDER BY day, vehicle_id
 """
 
+
 # Heat into the coolant ~ fuel burnt ~ air inducted ~ rpm x calculated load: counted in full-load revolutions.
-HEAT_STEP = "(s.rpm / 60.0) * (s.load / 100.0) * s.dt"
+def _heat_step(seconds: str) -> str:
+    return f"(s.rpm / 60.0) * (s.load / 100.0) * {seconds}"
+
+
+HEAT_STEP = _heat_step("s.dt")
 # Heat the radiator must reject per kelvin of coolant over air (a thermostat opens further, and the coolant
 # sits higher in its band, as this rises): 1,000 x rpm x load / (coolant - air).
 DEMAND = "s.rpm * s.load / 1000.0 / (s.coolant - s.trip_air)"
@@ -155,7 +164,7 @@ WITH raw AS (
     {RPM} AS rpm, {COOLANT} AS coolant, {_f("ENGINE_LOAD")} AS load,
     {_f("CONTROL_MODULE_VOLTAGE")} AS volts,
     {_f("AMBIANT_AIR_TEMP")} AS ambient, {_f("INTAKE_TEMP")} AS intake
-  FROM ({SAMPLES.replace(":since", ":trip_since")}) t
+  FROM ({_samples("trip_since")}) t
   WHERE {DRIVING} AND t.local_ts >= CAST(:first AS timestamp) - interval '{TRIP_LEAD_IN_H} hours'
 ), gaps AS (
   SELECT raw.*, extract(epoch FROM raw.ts - lag(raw.ts) OVER w) AS gap, lag(raw.coolant) OVER w AS prev_c
@@ -166,7 +175,7 @@ WITH raw AS (
   SELECT s.*,
     sum(CASE WHEN gap IS NULL OR gap > {TRIP_GAP_S} THEN 1 ELSE 0 END) OVER w AS trip,
     CASE WHEN gap IS NULL OR gap > {TRIP_GAP_S} THEN 0 ELSE gap END AS dt,
-    sum(CASE WHEN gap IS NULL OR gap > {TRIP_GAP_S} THEN 0 ELSE {HEAT_STEP.replace("s.dt", "gap")} END) OVER w
+    sum(CASE WHEN gap IS NULL OR gap > {TRIP_GAP_S} THEN 0 ELSE {_heat_step("s.gap")} END) OVER w
       AS heat
   FROM gaps s WINDOW w AS (PARTITION BY s.vehicle_id ORDER BY s.ts)
 ), s AS (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -48,20 +49,27 @@ def _window(faults: list[Fault]) -> dict[tuple[int, FailureMode], list[Fault]]:
     return out
 
 
+def _healthy_points(days: list[VehicleDay], faults: list[Fault], mode: FailureMode) -> Iterator[tuple[int, Point]]:
+    """(vehicle, index point) of every valid day of the cars without a fault of `mode`."""
+    faulty = {f.vehicle_id for f in faults if f.mode is mode}
+    spec = INDEXES[mode]
+    for vday in days:
+        if vday.vehicle_id in faulty or vday.quality is Quality.GARBAGE:
+            continue
+        if (index := spec.index(vday.features)) is not None:
+            yield vday.vehicle_id, Point(vday.day, index, spec.covariate(vday.features) if spec.covariate else None)
+
+
 def fit_slopes(days: list[VehicleDay], faults: list[Fault]) -> dict[FailureMode, tuple[float, float]]:
     """Pooled within-vehicle slope of each index on its covariate over healthy days, and the mean covariate."""
-    faulty = {(f.vehicle_id, f.mode) for f in faults}
     out = {}
     for mode, spec in INDEXES.items():
         if spec.covariate is None:
             continue
         per_vehicle: dict[int, list[tuple[float, float]]] = defaultdict(list)
-        for vday in days:
-            if (vday.vehicle_id, mode) in faulty or vday.quality is Quality.GARBAGE:
-                continue
-            index, cov = spec.index(vday.features), spec.covariate(vday.features)
-            if index is not None and cov is not None:
-                per_vehicle[vday.vehicle_id].append((cov, index))
+        for vehicle_id, point in _healthy_points(days, faults, mode):
+            if point.covariate is not None:
+                per_vehicle[vehicle_id].append((point.covariate, point.index))
         xs, ys = [], []
         for pairs in per_vehicle.values():
             if len(pairs) >= 10:
@@ -80,18 +88,11 @@ def fleet_priors(
 ) -> dict[FailureMode, tuple[float, float]]:
     """For the indexes that compare a vehicle with itself within the day: the healthy fleet's adjusted index,
     median and robust spread (1.4826 x MAD) over the vehicle-days of cars without a fault of that mode."""
-    faulty = {(f.vehicle_id, f.mode) for f in faults}
     out = {}
     for mode, spec in INDEXES.items():
         if not spec.fleet_prior:
             continue
-        values = []
-        for vday in days:
-            if (vday.vehicle_id, mode) in faulty or vday.quality is Quality.GARBAGE:
-                continue
-            if (index := spec.index(vday.features)) is not None:
-                cov = spec.covariate(vday.features) if spec.covariate else None
-                values.append(adjusted(Point(vday.day, index, cov), params[mode]))
+        values = [adjusted(point, params[mode]) for _, point in _healthy_points(days, faults, mode)]
         if len(values) >= 100:
             centre = statistics.median(values)
             out[mode] = (centre, 1.4826 * statistics.median(abs(v - centre) for v in values))
