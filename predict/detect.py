@@ -16,6 +16,7 @@ Pure functions over a vehicle's daily index values (no I/O). For day `d`:
 
 from __future__ import annotations
 
+import math
 import statistics
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
@@ -115,12 +116,17 @@ def _trend(history: list[Point], day: date, params: ModeParams, centre: float, s
 
 
 def days_to_failure(s: Score, params: ModeParams) -> float | None:
-    """Extrapolate the two-week trend to the level where the part typically fails (1-180 days)."""
+    """Days until the index reaches the level where the part typically fails (1-180 days).
+
+    Wear accelerates as it goes (a sulphating battery, a leaking cooling circuit, a wearing brush): the
+    deviation is taken to grow exponentially, z(t) = z·exp(r·t), at the rate the two-week trend shows
+    today (r = trend / z), so t = ln(failure_z / z) · z / trend. A straight line through the same trend
+    overestimates the time left on every mode of the evaluation (docs/prediction.md)."""
     if s.z >= params.failure_z:
         return 1.0
-    if s.trend_per_day is None or s.trend_per_day <= 0.01:
+    if s.trend_per_day is None or s.trend_per_day <= 0.01 or s.z <= 0.0:
         return None
-    return min(180.0, max(1.0, (params.failure_z - s.z) / s.trend_per_day))
+    return min(180.0, max(1.0, math.log(params.failure_z / s.z) * s.z / s.trend_per_day))
 
 
 def cohort_shift(z_by_vehicle: dict[int, float], *, minimum: int = 5) -> float:

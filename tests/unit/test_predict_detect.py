@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import date, timedelta
 
@@ -158,9 +159,10 @@ def test_a_rising_trend_is_extrapolated_to_failure() -> None:
     assert s.trend_per_day == pytest.approx(1 / 6, rel=0.01)  # 0.01 per day on a 0.06 scale
     eta = days_to_failure(s, PARAMS)
     assert eta is not None
-    assert eta == pytest.approx((PARAMS.failure_z - s.z) / s.trend_per_day)
-    # level 1.19 today, rising 0.01 a day, fails at 1.0 + 15 * 0.06 = 1.9: about 71 days from now
-    assert eta == pytest.approx(71.0, abs=1.0)
+    # level 1.19 today (z = 3.17 on a 0.06 scale), rising 1/6 z a day, taken to grow exponentially at
+    # 1/6 / 3.17 = 5.3 % a day: z 15 is ln(15 / 3.17) / 0.053 = 29.6 days away (a straight line: 71)
+    assert eta == pytest.approx(math.log(PARAMS.failure_z / s.z) * s.z / s.trend_per_day)
+    assert eta == pytest.approx(29.6, abs=1.0)
 
 
 def test_a_flat_series_has_no_days_to_failure() -> None:
@@ -171,8 +173,9 @@ def test_a_flat_series_has_no_days_to_failure() -> None:
 @pytest.mark.parametrize(
     ("z", "trend", "expected"),
     [
-        (5.0, 0.5, 20.0),
+        (5.0, 0.5, 10.99),  # ln(15 / 5) * 5 / 0.5
         (5.0, None, None),
+        (0.0, 0.5, None),  # no deviation yet: nothing to extrapolate
         (5.0, 0.0, None),
         (5.0, -1.0, None),
         (15.0, None, 1.0),  # at the failure level
@@ -183,7 +186,8 @@ def test_a_flat_series_has_no_days_to_failure() -> None:
 )
 def test_days_to_failure(z: float, trend: float | None, expected: float | None) -> None:
     s = Score(day(0), z, 0.0, 0.0, 1.0, True, trend)
-    assert days_to_failure(s, ModeParams(failure_z=15.0)) == expected
+    eta = days_to_failure(s, ModeParams(failure_z=15.0))
+    assert eta == (None if expected is None else pytest.approx(expected, abs=0.01))
 
 
 def test_a_cohort_too_small_to_tell_has_no_shift() -> None:
