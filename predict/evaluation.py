@@ -7,6 +7,8 @@ Rules (docs/prediction.md):
   onset and 3 days after failure (a late but right alert is not a false one; it does not count as
   caught either); every other alert is *false*.
 - False alerts are normalised per 1,000 vehicle-months (30.44 days).
+- The *days-to-failure error* of a caught failure is |first alert's data time + its first estimate -
+  failure|, in days: what the customer was told against what happened.
 Baselines read the same daily features: the *reactive* rule alerts on the first confirmed (stored)
 DTC of the mode, or on a failed start for the battery; the *fixed-threshold* rule alerts when the
 mode's index passes a textbook limit on 2 of 3 consecutive days.
@@ -44,6 +46,7 @@ class RaisedAlert:
     vehicle_id: int
     mode: FailureMode
     at: datetime  # data time of the evidence that first raised it
+    days_to_failure: float | None = None  # the estimate it was raised with
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class ModeScore:
     leads_days: tuple[float, ...]
     false_alerts: int
     vehicle_months: float
+    eta_errors_days: tuple[float, ...] = ()  # per caught failure whose first alert had an estimate
 
     @property
     def precision(self) -> float | None:
@@ -67,6 +71,10 @@ class ModeScore:
     @property
     def median_lead(self) -> float | None:
         return statistics.median(self.leads_days) if self.leads_days else None
+
+    @property
+    def median_eta_error(self) -> float | None:
+        return statistics.median(self.eta_errors_days) if self.eta_errors_days else None
 
     @property
     def p10_lead(self) -> float | None:
@@ -90,11 +98,15 @@ def score_alerts(
         mode_alerts = [a for a in raised if mode is None or a.mode is mode]
         mode_faults = [f for f in faults if mode is None or f.mode is mode]
         true = [a for a in mode_alerts if any(_explains(f, a) for f in faults)]
-        leads = []
+        leads, eta_errors = [], []
         for fault in mode_faults:
             hits = [a for a in mode_alerts if _catches(fault, a)]
             if hits:
-                leads.append((fault.failure - min(a.at for a in hits)).total_seconds() / 86400)
+                first = min(hits, key=lambda a: a.at)
+                leads.append((fault.failure - first.at).total_seconds() / 86400)
+                if first.days_to_failure is not None:
+                    told = first.at + timedelta(days=first.days_to_failure)
+                    eta_errors.append(abs((told - fault.failure).total_seconds()) / 86400)
         out[mode] = ModeScore(
             alerts=len(mode_alerts),
             true_alerts=len(true),
@@ -103,6 +115,7 @@ def score_alerts(
             leads_days=tuple(leads),
             false_alerts=len(mode_alerts) - len(true),
             vehicle_months=months,
+            eta_errors_days=tuple(eta_errors),
         )
     return out
 

@@ -381,7 +381,7 @@ def test_alert_outcomes_become_training_labels(loaded: LoadedFleet) -> None:
 def test_eval_runs_a_fleet_through_broker_ingest_and_replay(
     pg: PostgresCluster, template_db: str, broker: Broker
 ) -> None:
-    from pitcall.evaluate import markdown, run_eval
+    from pitcall.evaluate import markdown, raised_alerts, run_eval
 
     settings = ToolSettings(database_url=pg.url("pp_eval_base"), mqtt_port=broker.port)
     plan = FleetPlan(seed=4, vehicles=8, start=datetime.now(UTC).date() - timedelta(days=32), days=30, prefix="ev")
@@ -391,8 +391,14 @@ def test_eval_runs_a_fleet_through_broker_ingest_and_replay(
     with make_engine(url).connect() as conn:
         stored = conn.scalar(text("SELECT count(*) FROM telemetry"))
         dead = conn.scalar(text("SELECT count(*) FROM dead_letters"))
+        raised = raised_alerts(conn)
+        alert_rows = conn.scalar(text("SELECT count(*) FROM alerts"))
+        told = conn.execute(text("SELECT (payload->>'days_to_failure')::float FROM outbox "
+                                 "WHERE event_type = 'alert.raised'")).scalars().all()  # fmt: skip
     assert stored == result.history.samples
     assert dead == result.history.malformed
+    assert len(raised) == alert_rows and result.pitcall[None].alerts == alert_rows
+    assert sorted(a.days_to_failure or -1.0 for a in raised) == sorted(t or -1.0 for t in told)
     faults = sum(1 for c in build_fleet(plan) for _ in c.faults)
     assert result.pitcall[None].faults == result.reactive[None].faults == faults
     table = markdown(result)

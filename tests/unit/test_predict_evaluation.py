@@ -101,6 +101,22 @@ def test_median_and_p10_lead() -> None:
     assert scores.p10_lead == pytest.approx(4.0)  # a tenth of the failures had less warning than this
 
 
+def test_the_days_to_failure_error_is_that_of_the_first_catching_alert() -> None:
+    faults = [Fault(v, BATTERY, at(0), at(30)) for v in (1, 2, 3, 4)]
+    raised = [
+        RaisedAlert(1, BATTERY, at(10), days_to_failure=15.0),  # told day 25, failed day 30: 5 days off
+        RaisedAlert(1, BATTERY, at(20), days_to_failure=10.0),  # a later estimate does not count
+        RaisedAlert(2, BATTERY, at(5), days_to_failure=40.0),  # told day 45: 15 days off
+        RaisedAlert(3, BATTERY, at(12)),  # raised without an estimate: no error to score
+        RaisedAlert(4, BATTERY, at(29.5), days_to_failure=1.0),  # too late to catch: not scored
+        RaisedAlert(9, BATTERY, at(5), days_to_failure=3.0),  # a false alert: not scored
+    ]
+    scores = score_alerts(raised, faults, vehicles=VEHICLES, days=DAYS)[BATTERY]
+    assert sorted(scores.eta_errors_days) == [pytest.approx(5.0), pytest.approx(15.0)]
+    assert scores.median_eta_error == pytest.approx(10.0)
+    assert score_alerts([alert(10)], [FAULT], vehicles=VEHICLES, days=DAYS)[BATTERY].median_eta_error is None
+
+
 # --- baselines ---------------------------------------------------------------------------------------------
 
 
