@@ -18,7 +18,7 @@ from predict import alerts
 from predict.catalog import FailureMode
 from predict.evaluation import Fault
 from predict.model import MODELS_DIR, Model, shipped
-from predict.service import LiveScorer, replay, store_of_vehicles, stored_days
+from predict.service import LiveScorer, cohort_of_vehicles, replay, store_of_vehicles, stored_days
 from predict.train import train
 from simulators.climate import CHINA
 from store.db import make_engine
@@ -88,11 +88,12 @@ def train_command(
     with db.connect() as conn:
         days = stored_days(conn, first=first.date(), last=last.date())
         store_of = store_of_vehicles(conn)
+        cohort_of = cohort_of_vehicles(conn)
         faults = _truth_faults(conn, truth) if truth else _label_faults(conn)
     if not days:
         raise typer.BadParameter("no features kept for that range: run `pitcall predict replay` over it first")
     name = version or f"pitcall-{datetime.now(UTC):%Y%m%d-%H%M}"
-    model = train(days, faults, store_of, version=name, data_range=(first.date(), last.date()))
+    model = train(days, faults, store_of, version=name, data_range=(first.date(), last.date()), cohort_of=cohort_of)
     out.mkdir(parents=True, exist_ok=True)
     path = model.save(out / f"{name}.json")
     console.print(f"model {name} saved to {path}: thresholds "

@@ -7,7 +7,11 @@ Pure functions over a vehicle's daily index values (no I/O). For day `d`:
 2. Baseline = the vehicle's own adjusted values in the earliest 30 valid days of the window
    [d - 150, d - 7] (at least 8): the car compared with itself before the fault, not with other cars;
    taking the earliest days keeps a slowly developing fault out of its own baseline.
-   Scale = robust spread of that baseline, never below the index's physical floor (or the cohort's).
+   Scale = robust spread of that baseline, never below the index's physical floor.
+   A car without that history yet (a new dongle, a car driven once a week) is compared with a prior
+   instead: the model's healthy-fleet value for an index that compares the car with itself within the
+   day (misfire), else its cohort's (same make, model and engine in the same store, so the same
+   climate): the median of the cohort cars' own baselines, with their spread (`cohort_prior`).
 3. Level = median of the last 3 valid days (no single odd day raises an alert);
    z = (level - baseline) / scale, minus the cohort's median z that day (a cold snap or a heat wave
    moves every car of the store the same way; a failing part moves one).
@@ -54,6 +58,30 @@ class ModeParams:
 
 
 @dataclass(frozen=True, slots=True)
+class Prior:
+    """A baseline the vehicle does not have yet: where its index should sit and how much it may vary."""
+
+    centre: float
+    scale: float
+    source: str  # "fleet" (the model's healthy fleet) or "cohort" (the same make/model/engine in the store)
+
+
+MIN_COHORT_CARS = 5
+
+
+def cohort_prior(baselines: list[tuple[float, float]]) -> Prior | None:
+    """The prior of a cohort from its cars' own baselines (centre, scale): the median centre, and a scale
+    that adds the spread between the cars to the typical car's own day-to-day spread. None for fewer
+    than `MIN_COHORT_CARS` cars (too few to tell a cohort from one odd car)."""
+    if len(baselines) < MIN_COHORT_CARS:
+        return None
+    centres = [c for c, _ in baselines]
+    centre = statistics.median(centres)
+    between = 1.4826 * statistics.median(abs(c - centre) for c in centres)
+    return Prior(centre, math.hypot(between, statistics.median(s for _, s in baselines)), "cohort")
+
+
+@dataclass(frozen=True, slots=True)
 class Score:
     day: date
     z: float
@@ -62,7 +90,7 @@ class Score:
     scale: float
     persistent: bool
     trend_per_day: float | None  # z units per day over the last two weeks
-    baseline_from: str = "own"  # "own": the vehicle's earliest valid days; "fleet": the model's prior
+    baseline_from: str = "own"  # "own": the vehicle's earliest valid days; else the `Prior.source` used
 
 
 def adjusted(point: Point, params: ModeParams) -> float:
@@ -76,9 +104,18 @@ def point_day(point: Point) -> date:
     return point.day
 
 
-def score(points: list[Point], day: date, params: ModeParams, *, floor: float, presorted: bool = False) -> Score | None:
+def score(
+    points: list[Point],
+    day: date,
+    params: ModeParams,
+    *,
+    floor: float,
+    presorted: bool = False,
+    prior: Prior | None = None,
+) -> Score | None:
     """Score a vehicle's mode on `day` from its points (days <= `day` are used). `presorted`: the points
-    are in day order already (the engine keeps them so; 10,000 vehicles x 7 modes are scored a day)."""
+    are in day order already (the engine keeps them so; 10,000 vehicles x 7 modes are scored a day).
+    The baseline is the vehicle's own, else the model's fleet prior, else `prior` (its cohort's)."""
     ordered = points if presorted else sorted(points, key=point_day)
     history = ordered[: bisect_right(ordered, day, key=point_day)]
     first = bisect_left(history, day - timedelta(days=BASELINE_SPAN_DAYS), key=point_day)
@@ -93,6 +130,8 @@ def score(points: list[Point], day: date, params: ModeParams, *, floor: float, p
         source = "own"
     elif params.prior_centre is not None and params.prior_scale is not None:
         centre, spread, source = params.prior_centre, params.prior_scale, "fleet"
+    elif prior is not None:
+        centre, spread, source = prior.centre, prior.scale, prior.source
     else:
         return None
     scale = max(spread, floor)

@@ -15,7 +15,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from predict.catalog import CATALOG, FailureMode, confirms
-from predict.detect import Point, Score, adjusted, cohort_shift, days_to_failure, point_day, score
+from predict.detect import (
+    Point,
+    Prior,
+    Score,
+    adjusted,
+    cohort_prior,
+    cohort_shift,
+    days_to_failure,
+    point_day,
+    score,
+)
 from predict.features import Quality, VehicleDay
 from predict.model import Model
 from predict.modes import INDEXES
@@ -25,6 +35,10 @@ EVIDENCE_DAYS = 30
 
 DTC_LOOKBACK_DAYS = 14
 GARBAGE_RUN_DAYS = 3
+# A cohort's baseline is looser than the car's own (cars of one model differ a little): a score against it
+# must go this much further before it raises an alert.
+COHORT_THRESHOLD_FACTOR = 1.25
+Cohort = tuple[object, ...]  # (store, make, model, engine): `predict.service.cohort_key`
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +64,9 @@ class Engine:
     # (vehicle, mode) -> the day the part was found faulty and replaced: the history before it is another part's
     repaired: dict[tuple[int, FailureMode], date] = field(default_factory=dict)
     dtc_days: dict[int, dict[date, VehicleDay]] = field(default_factory=lambda: defaultdict(dict))
+    cohort_of: dict[int, Cohort] = field(default_factory=dict)  # vehicle id -> cohort (none: no cohort prior)
+    # (vehicle, mode) -> the vehicle's latest own baseline (centre, scale), pooled into its cohort's prior
+    baselines: dict[tuple[int, FailureMode], tuple[float, float]] = field(default_factory=dict)
 
     def add(self, vday: VehicleDay) -> None:
         """Take in a vehicle-day (re-adding the same day replaces it)."""
@@ -80,9 +97,14 @@ class Engine:
         """Score every vehicle with data on `day`; return the findings above threshold."""
         findings = []
         for (vehicle_id, mode), (z, s) in self.all_scores(day).items():
-            if z >= self.model.mode(mode).threshold and s.persistent:
+            if z >= self.threshold(mode, s) and s.persistent:
                 findings.append(self._finding(vehicle_id, mode, s, z))
         return findings
+
+    def threshold(self, mode: FailureMode, s: Score) -> float:
+        """The z a score must reach to raise an alert: the model's, raised for a cohort baseline."""
+        threshold = self.model.mode(mode).threshold
+        return threshold * COHORT_THRESHOLD_FACTOR if s.baseline_from == "cohort" else threshold
 
     def all_scores(self, day: date) -> dict[tuple[int, FailureMode], tuple[float, Score]]:
         """Every (vehicle, mode) score on `day` with its cohort-adjusted z (training reads these too)."""
@@ -90,17 +112,42 @@ class Engine:
         for mode, spec in INDEXES.items():
             params = self.model.mode(mode)
             scores: dict[int, Score] = {}
+            without_baseline: list[tuple[int, list[Point]]] = []
             for (vehicle_id, m), pts in self.points.items():
                 if m is not mode or not pts or (vehicle_id, day) not in self.days:
                     continue
                 since = self.repaired.get((vehicle_id, mode))
                 history = pts if since is None else [p for p in pts if p.day > since]
-                if (s := score(history, day, params, floor=spec.floor, presorted=True)) is not None:
-                    scores[vehicle_id] = s
+                s = score(history, day, params, floor=spec.floor, presorted=True)
+                if s is None:
+                    if spec.cohort_prior and vehicle_id in self.cohort_of:
+                        without_baseline.append((vehicle_id, history))
+                    continue
+                scores[vehicle_id] = s
+                # a car whose air temperature is not read has unadjusted values: not comparable with its cohort
+                if s.baseline_from == "own" and (spec.covariate is None or history[-1].covariate is not None):
+                    self.baselines[(vehicle_id, mode)] = (s.baseline, s.scale)
+            if without_baseline:
+                priors = self._cohort_priors(mode)
+                for vehicle_id, history in without_baseline:
+                    if (prior := priors.get(self.cohort_of[vehicle_id])) is None:
+                        continue
+                    if spec.covariate is not None:
+                        history = [p for p in history if p.covariate is not None]
+                    s = score(history, day, params, floor=spec.floor, presorted=True, prior=prior)
+                    if s is not None:
+                        scores[vehicle_id] = s
             shifts = self._cohort_shifts(scores)
             for vehicle_id, s in scores.items():
                 out[(vehicle_id, mode)] = (s.z - shifts.get(self.store_of.get(vehicle_id, -1), 0.0), s)
         return out
+
+    def _cohort_priors(self, mode: FailureMode) -> dict[Cohort, Prior]:
+        by_cohort: dict[Cohort, list[tuple[float, float]]] = defaultdict(list)
+        for (vehicle_id, m), baseline in self.baselines.items():
+            if m is mode and (cohort := self.cohort_of.get(vehicle_id)) is not None:
+                by_cohort[cohort].append(baseline)
+        return {cohort: prior for cohort, bs in by_cohort.items() if (prior := cohort_prior(bs)) is not None}
 
     def _cohort_shifts(self, scores: dict[int, Score]) -> dict[int, float]:
         by_store: dict[int, dict[int, float]] = defaultdict(dict)
@@ -112,7 +159,8 @@ class Engine:
         params, spec = self.model.mode(mode), INDEXES[mode]
         pending, stored = self.confirming_dtcs(vehicle_id, mode, s.day)
         eta = days_to_failure(replace(s, z=z), params)
-        critical = z >= 2 * params.threshold or bool(stored) or (eta is not None and eta <= 7)
+        threshold = self.threshold(mode, s)
+        critical = z >= 2 * threshold or bool(stored) or (eta is not None and eta <= 7)
         cal = self.model.calibrated(mode)
         logit = cal.intercept + cal.z_coef * z / params.threshold + cal.trend_coef * (s.trend_per_day or 0.0)
         logit += cal.dtc_coef * bool(pending or stored)
@@ -130,7 +178,7 @@ class Engine:
             "signal": spec.name,
             "unit": spec.unit,
             "z": round(z, 2),
-            "threshold_z": params.threshold,
+            "threshold_z": round(threshold, 3),
             "baseline": round(s.baseline, 4),
             "baseline_from": s.baseline_from,
             "scale": round(s.scale, 4),

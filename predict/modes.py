@@ -29,6 +29,10 @@ class IndexSpec:
     # The index compares the vehicle with itself within the day, so the healthy fleet's values can stand in
     # for a baseline the vehicle does not have yet (`ModeParams.prior_centre`).
     fleet_prior: bool = False
+    # A physical level that cars of one make, model and engine share in one climate (cranking sag, regulated
+    # voltage, warm-up heat, warm coolant), so the cohort's baselines can stand in for the vehicle's own
+    # (`predict.detect.cohort_prior`). Not for fuel trims or O2 ratios, which each engine learns for itself.
+    cohort_prior: bool = False
 
     def textbook(self, features: Features) -> float | None:
         """The quantity the fixed-threshold baseline compares with `fixed_limit`."""
@@ -132,12 +136,14 @@ def _o2_ratio(f: Features) -> float | None:
 INDEXES: dict[FailureMode, IndexSpec] = {
     spec.mode: spec
     for spec in (
-        IndexSpec(FailureMode.BATTERY, "log cranking sag", "log V", _crank_sag, _cold_start, 0.06, math.log(3.6)),
+        IndexSpec(FailureMode.BATTERY, "log cranking sag", "log V", _crank_sag, _cold_start, 0.06, math.log(3.6),
+                  cohort_prior=True),
         IndexSpec(FailureMode.CHARGING_SYSTEM, "-regulated voltage", "-V", _charging, _charging_air, 0.02, -13.5,
-                  _textbook_charging),
+                  _textbook_charging, cohort_prior=True),
         IndexSpec(FailureMode.THERMOSTAT, "log warm-up heat per kelvin (50-80 °C)", "log rev/K", _warmup_heat,
-                  _warmup_air, 0.04, 15.0, _warmup_deficit),
-        IndexSpec(FailureMode.OVERHEATING, "warm coolant mean", "°C", _hot, _warm_demand, 0.3, 100.0),
+                  _warmup_air, 0.04, 15.0, _warmup_deficit, cohort_prior=True),
+        IndexSpec(FailureMode.OVERHEATING, "warm coolant mean", "°C", _hot, _warm_demand, 0.3, 100.0,
+                  cohort_prior=True),
         IndexSpec(FailureMode.FUEL_LEAN, "warm idle fuel trim", "%", _lean, None, 1.0, 15.0),
         IndexSpec(FailureMode.MISFIRE, "worst cylinder's excess misfires", "σ", _misfire, None, 1.0, 10.0,
                   fleet_prior=True),

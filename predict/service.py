@@ -22,8 +22,8 @@ from predict import alerts
 from predict.catalog import FailureMode
 from predict.detect import BASELINE_SPAN_DAYS
 from predict.dtc_kb import Severity
+from predict.engine import Cohort, Finding, operation_for
 from predict.engine import Engine as ScoringEngine
-from predict.engine import Finding, operation_for
 from predict.features import Quality, VehicleDay, load_days
 from predict.model import Model
 from store.tables import alerts as alerts_table
@@ -57,6 +57,17 @@ def repairs(conn: Connection) -> dict[tuple[int, FailureMode], date]:
 
 def store_of_vehicles(conn: Connection) -> dict[int, int]:
     return {r.id: r.store_id for r in conn.execute(select(vehicles.c.id, vehicles.c.store_id))}
+
+
+def cohort_key(store_id: int, make: str, model: str, engine: str) -> Cohort:
+    """Cars that should read alike: one make, model and engine, in one store (one climate). Names are
+    compared case- and space-insensitively (a DMS export and a hand-typed record of the same car)."""
+    return (store_id, *(" ".join(name.split()).casefold() for name in (make, model, engine)))
+
+
+def cohort_of_vehicles(conn: Connection) -> dict[int, Cohort]:
+    query = select(vehicles.c.id, vehicles.c.store_id, vehicles.c.make, vehicles.c.model, vehicles.c.engine)
+    return {r.id: cohort_key(r.store_id, r.make, r.model, r.engine) for r in conn.execute(query)}
 
 
 SAVE_CHUNK = 2000  # rows per INSERT (PostgreSQL takes at most 65,535 parameters)
@@ -127,9 +138,10 @@ def replay(
     stats = ReplayStats()
     with db.begin() as conn:
         store_of = store_of_vehicles(conn)
+        cohort_of = cohort_of_vehicles(conn)
         days = load_days(conn, first=first - timedelta(days=BASELINE_SPAN_DAYS), last=last)
         save_days(conn, days)
-    engine = ScoringEngine(model, store_of)
+    engine = ScoringEngine(model, store_of, cohort_of=cohort_of)
     by_day: dict[date, list[VehicleDay]] = {}
     for vday in days:
         by_day.setdefault(vday.day, []).append(vday)
@@ -190,6 +202,7 @@ class LiveScorer:
         clock = _PhaseClock()
         with db.begin() as conn:
             store_of = store_of_vehicles(conn)
+            cohort_of = cohort_of_vehicles(conn)
             fresh = load_days(conn, first=today - timedelta(days=1), last=today)
             clock.lap("features")
             save_days(conn, fresh)
@@ -199,6 +212,7 @@ class LiveScorer:
         if self.engine is None:
             self.engine = ScoringEngine(self.model, store_of)
         self.engine.store_of = store_of
+        self.engine.cohort_of = cohort_of
         for vday in [*history, *fresh]:
             self.engine.add(vday)
         clock.lap("engine")

@@ -3,8 +3,10 @@ logistic confidence calibration (scikit-learn), saved as a versioned model with 
 
 Labels come from ground truth (simulated fleets) or from the alert outcomes the service department
 recorded (`predict.alerts.labels`: confirmed = the fault was there, not found / dismissed = it was not).
-Thresholds are set on healthy vehicle-days: above the highest cohort-adjusted z a healthy car reached
-(with a margin), never below `MIN_THRESHOLD`.
+Thresholds are set on healthy vehicle-days scored against the car's own baseline (or the fleet prior):
+above the highest cohort-adjusted z a healthy car reached (with a margin), never below `MIN_THRESHOLD`.
+Scores against a cohort's baseline meet that threshold times `COHORT_THRESHOLD_FACTOR`; the metrics
+report how high healthy cars scored that way.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 
 from predict.catalog import FailureMode
 from predict.detect import ModeParams, Point, adjusted
-from predict.engine import Engine
+from predict.engine import Cohort, Engine
 from predict.evaluation import Fault
 from predict.features import Quality, VehicleDay
 from predict.model import Calibration, Model
@@ -40,6 +42,7 @@ class Example:
     dtc: bool
     positive: bool  # inside a fault window (onset - 3 d .. failure)
     healthy: bool  # no fault of this mode anywhere near
+    baseline_from: str = "own"
 
 
 def _window(faults: list[Fault]) -> dict[tuple[int, FailureMode], list[Fault]]:
@@ -99,10 +102,16 @@ def fleet_priors(
     return out
 
 
-def examples(days: list[VehicleDay], faults: list[Fault], model: Model, store_of: dict[int, int]) -> list[Example]:
+def examples(
+    days: list[VehicleDay],
+    faults: list[Fault],
+    model: Model,
+    store_of: dict[int, int],
+    cohort_of: dict[int, Cohort] | None = None,
+) -> list[Example]:
     """Replay the days through the engine and label every (vehicle, mode, day) score."""
     windows = _window(faults)
-    engine = Engine(model, store_of)
+    engine = Engine(model, store_of, cohort_of=cohort_of or {})
     by_day: dict[date, list[VehicleDay]] = defaultdict(list)
     for vday in days:
         by_day[vday.day].append(vday)
@@ -119,8 +128,9 @@ def examples(days: list[VehicleDay], faults: list[Fault], model: Model, store_of
             if not s.persistent:
                 z = min(z, model.mode(mode).threshold * 0.5)
             out.append(
-                Example(vehicle_id, mode, day, z, s.trend_per_day or 0.0, bool(pending or stored), positive, healthy)
-            )
+                Example(vehicle_id, mode, day, z, s.trend_per_day or 0.0, bool(pending or stored), positive, healthy,
+                        s.baseline_from)
+            )  # fmt: skip
     return out
 
 
@@ -131,6 +141,7 @@ def train(
     *,
     version: str,
     data_range: tuple[date, date],
+    cohort_of: dict[int, Cohort] | None = None,
 ) -> Model:
     """Fit a model; see the module docstring."""
     slopes = fit_slopes(days, faults)
@@ -138,12 +149,13 @@ def train(
               for m in FailureMode}  # fmt: skip
     for mode, (centre, spread) in fleet_priors(days, faults, params).items():
         params[mode] = replace(params[mode], prior_centre=round(centre, 4), prior_scale=round(spread, 4))
-    labelled = examples(days, faults, Model(version, params), store_of)
+    labelled = examples(days, faults, Model(version, params), store_of, cohort_of)
     calibration: dict[FailureMode, Calibration] = {}
     metrics: dict[str, object] = {}
     for mode in FailureMode:
         rows = [e for e in labelled if e.mode is mode]
-        healthy = sorted(e.z for e in rows if e.healthy)
+        healthy = sorted(e.z for e in rows if e.healthy and e.baseline_from != "cohort")
+        healthy_cohort = [e.z for e in rows if e.healthy and e.baseline_from == "cohort"]
         top = healthy[-1] if healthy else MIN_THRESHOLD
         threshold = max(MIN_THRESHOLD, MARGIN * top)
         at_failure = [e.z for e in rows if e.positive and e.z >= threshold]
@@ -154,6 +166,8 @@ def train(
             "healthy_vehicle_days": len(healthy),
             "healthy_z_q999": round(float(np.quantile(healthy, 0.999)), 3) if healthy else None,
             "healthy_z_max": round(healthy[-1], 3) if healthy else None,
+            "healthy_cohort_vehicle_days": len(healthy_cohort),
+            "healthy_cohort_z_max": round(max(healthy_cohort), 3) if healthy_cohort else None,
             "positive_vehicle_days": sum(e.positive for e in rows),
             "positive_days_above_threshold": sum(e.positive and e.z >= threshold for e in rows),
         }

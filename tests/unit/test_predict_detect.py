@@ -10,9 +10,12 @@ import pytest
 
 from predict.detect import (
     MIN_BASELINE_DAYS,
+    MIN_COHORT_CARS,
     ModeParams,
     Point,
+    Prior,
     Score,
+    cohort_prior,
     cohort_shift,
     days_to_failure,
     score,
@@ -200,3 +203,25 @@ def test_the_cohort_shift_is_the_median_move_bounded() -> None:
     assert cohort_shift({v: 8.0 for v in range(6)}) == 3.0
     assert cohort_shift({v: -8.0 for v in range(6)}) == -3.0
     assert cohort_shift({v: 1.0 for v in range(4)}, minimum=3) == 1.0
+
+
+def test_a_cohort_prior_is_the_median_car_with_the_spread_between_cars_added() -> None:
+    baselines = [(1.0, 0.06), (1.1, 0.08), (0.9, 0.06), (1.05, 0.07), (3.0, 0.5)]  # one odd car does not move it
+    prior = cohort_prior(baselines)
+    assert prior is not None and prior.source == "cohort"
+    assert prior.centre == pytest.approx(1.05)
+    between = 1.4826 * 0.05  # median distance of the centres from 1.05
+    assert prior.scale == pytest.approx(math.hypot(between, 0.07))
+    assert cohort_prior(baselines[: MIN_COHORT_CARS - 1]) is None
+
+
+def test_a_car_without_its_own_baseline_is_scored_against_a_given_prior_and_its_own_baseline_wins() -> None:
+    recent = [Point(day(n), 1.5, None) for n in (0, 1, 2)]  # a car fitted with a dongle three days ago
+    assert score(recent, day(2), PARAMS, floor=FLOOR) is None
+    s = score(recent, day(2), PARAMS, floor=FLOOR, prior=Prior(1.0, 0.1, "cohort"))
+    assert s is not None and s.baseline_from == "cohort"
+    assert s.z == pytest.approx(5.0) and s.persistent
+    own = scored(noisy(40) + [Point(day(n), 1.5, None) for n in (40, 41, 42)], 42)
+    with_prior = score(noisy(40) + [Point(day(n), 1.5, None) for n in (40, 41, 42)], day(42), PARAMS, floor=FLOOR,
+                       prior=Prior(5.0, 1.0, "cohort"))  # fmt: skip
+    assert with_prior == own and own.baseline_from == "own"

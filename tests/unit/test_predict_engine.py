@@ -10,7 +10,7 @@ import pytest
 
 from predict.catalog import FailureMode
 from predict.detect import ModeParams
-from predict.engine import EVIDENCE_DAYS, Engine, Finding
+from predict.engine import COHORT_THRESHOLD_FACTOR, EVIDENCE_DAYS, Engine, Finding
 from predict.features import Features, Quality, VehicleDay
 from predict.model import Model, untrained
 
@@ -231,3 +231,59 @@ def test_re_adding_one_garbage_day_is_still_one_garbage_day() -> None:
     for _ in range(3):
         engine.add(bad)  # the same day recomputed as more of its data landed
     assert engine.data_quality_issues(day(9)) == []
+
+
+# --- cohort baselines ------------------------------------------------------------------------------------
+
+NEWCOMER = 7
+COHORT = {v: (10, "byd", "qin plus", "1.5l") for v in [*FLEET, NEWCOMER]}
+
+
+def newcomer_days(sag_v: float, *, from_day: int = 50, covariate: bool = True) -> list[VehicleDay]:
+    """A car fitted with a dongle on `from_day` (no baseline of its own before the run ends)."""
+    rng = random.Random(NEWCOMER)
+    out = []
+    for n in range(from_day, DAYS):
+        features = healthy(NEWCOMER, n, rng)
+        features["crank_sag_v"] = sag_v * math.exp(rng.gauss(0.0, 0.02))
+        if not covariate:
+            features["cold_start_c"] = features["air_c"] = None
+        out.append(VehicleDay(NEWCOMER, day(n), features, Quality.OK))
+    return out
+
+
+def run_cohort(days: list[VehicleDay], cohort_of: dict[int, tuple[object, ...]]) -> list[Finding]:
+    engine = Engine(MODEL, {**STORE, NEWCOMER: 10}, cohort_of=cohort_of)
+    findings = []
+    for n in range(DAYS):
+        for vday in (d for d in days if d.day == day(n)):
+            engine.add(vday)
+        findings += engine.score_day(day(n))
+    return findings
+
+
+def test_a_car_with_no_history_yet_is_compared_with_its_cohort() -> None:
+    weak = newcomer_days(2.6)  # cranking sags 1 V more than its cohort's 1.6 V from the first day
+    findings = run_cohort(fleet_days() + weak, COHORT)
+    assert {(f.vehicle_id, f.mode) for f in findings} == {(NEWCOMER, FailureMode.BATTERY)}
+    first = min(findings, key=lambda f: f.day)
+    assert first.day == day(51)  # its second day: two recent days are needed
+    assert first.evidence["baseline_from"] == "cohort"
+    assert first.evidence["baseline"] == pytest.approx(math.log(1.6), abs=0.03)
+    assert first.evidence["threshold_z"] == pytest.approx(3.0 * COHORT_THRESHOLD_FACTOR)
+    # without a cohort the car waits for its own baseline: nothing within the run
+    assert run_cohort(fleet_days() + weak, {}) == []
+
+
+def test_a_healthy_newcomer_is_not_flagged_against_its_cohort() -> None:
+    assert run_cohort(fleet_days() + newcomer_days(1.65), COHORT) == []
+
+
+def test_a_cohort_prior_needs_enough_cars_of_the_same_model_and_comparable_readings() -> None:
+    weak = newcomer_days(2.6)
+    other_model = {**COHORT, NEWCOMER: (10, "byd", "han", "2.0t")}
+    assert run_cohort(fleet_days() + weak, other_model) == []
+    few = {v: c for v, c in COHORT.items() if v in (1, 2, 3, NEWCOMER)}  # three cars are no cohort
+    assert run_cohort(fleet_days() + weak, few) == []
+    # a car whose air temperature is not read cannot be adjusted for the cold like its cohort: not scored
+    assert run_cohort(fleet_days() + newcomer_days(2.6, covariate=False), COHORT) == []

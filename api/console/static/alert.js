@@ -47,6 +47,9 @@ function evidenceSeries(ev) {
   return { x, points, adjusted, shift, trend };
 }
 
+/** Whose baseline the car was compared with (evidence.baseline_from): its own, the fleet's or its cohort's. */
+const BASELINE_LABEL = { own: "alert.baseline", fleet: "alert.baseline_fleet", cohort: "alert.baseline_cohort" };
+
 function renderEvidence() {
   const ev = alert.evidence || {};
   const { x, points, adjusted, shift, trend } = evidenceSeries(ev);
@@ -56,7 +59,8 @@ function renderEvidence() {
   lineChart($("evidence-chart"), { x, yLabel: ev.unit, series: [
     { label: t("alert.index"), values: points.map((p) => p.index), colour: "#8c959f", width: 1, points: true },
     { label: t("alert.adjusted"), values: adjusted, colour: "#1f6feb", width: 2, points: true },
-    { label: t("alert.baseline"), values: flat(x, ev.baseline), colour: "#1a7f37", dash: [6, 4] },
+    { label: t(BASELINE_LABEL[ev.baseline_from] || "alert.baseline"), values: flat(x, ev.baseline), colour: "#1a7f37",
+      dash: [6, 4] },
     { label: t("alert.cohort"), values: flat(x, ev.baseline + shift * ev.scale), colour: "#9a6700", dash: [2, 3] },
     { label: t("alert.threshold"), values: flat(x, ev.baseline + (ev.threshold_z + shift) * ev.scale), colour: "#d1242f",
       dash: [8, 4] },
