@@ -15,6 +15,7 @@ from typing import Protocol
 
 import httpx
 
+from api.notifications.egress import EgressPolicy, IPAddress, ResolutionFailed, resolve
 from api.notifications.rules import MESSAGE_CHANNELS, signature, subscription_secret
 
 log = logging.getLogger(__name__)
@@ -87,21 +88,76 @@ def signed_headers(call: WebhookCall, webhook_key: str) -> dict[str, str]:
 
 
 class HttpWebhookPoster:
-    """POST signed JSON with a short timeout; redirects are not followed (the URL is what was registered)."""
+    """POST signed JSON with a short timeout; redirects are not followed (the URL is what was registered).
 
-    def __init__(self, webhook_key: str, *, timeout_s: float = 5.0) -> None:
+    Every POST passes the egress guard: the URL's host is resolved, and if the policy refuses any of its
+    addresses the delivery is `Undeliverable`. Otherwise the request goes to a checked address (the
+    host is not resolved again, so a DNS answer changed in between cannot redirect it), with the
+    original `Host` header and, for https, the host name as TLS server name (certificate verified
+    against it). Connections are not kept alive: a pooled connection belongs to an IP address, and
+    must not carry a request for another host name served from it.
+    """
+
+    def __init__(
+        self,
+        webhook_key: str,
+        *,
+        timeout_s: float = 5.0,
+        egress: EgressPolicy,
+        resolver: Callable[[str, int], list[IPAddress]] = resolve,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self._key = webhook_key
-        self._client = httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self._egress = egress
+        self._resolve = resolver
+        self._client = httpx.Client(
+            timeout=timeout_s,
+            follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+            transport=transport,
+        )
 
     def post(self, call: WebhookCall) -> int:
-        """POST the call; return the 2xx status or raise DeliveryFailed with the status and reason."""
+        """POST the call; return the 2xx status or raise DeliveryFailed with the status and reason.
+
+        Raises Undeliverable if the URL is unusable or the egress policy refuses one of its addresses."""
+        url, host, addresses = self._checked_target(call.url)
+        headers = {**signed_headers(call, self._key), "Host": url.netloc.decode("ascii")}
+        extensions = {"sni_hostname": host} if url.scheme == "https" else {}
+        for index, address in enumerate(addresses, start=1):
+            try:
+                response = self._client.post(
+                    url.copy_with(host=str(address)), content=call.body, headers=headers, extensions=extensions
+                )
+            except httpx.ConnectError as exc:
+                if index < len(addresses):
+                    continue  # nothing was sent: try the host's next address
+                raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+            except httpx.HTTPError as exc:
+                raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+            if not response.is_success:
+                raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}", status=response.status_code)
+            return response.status_code
+        raise DeliveryFailed(f"{host} has no address")
+
+    def _checked_target(self, raw_url: str) -> tuple[httpx.URL, str, list[IPAddress]]:
+        """The parsed URL, its host name (ASCII) and its addresses, all allowed by the egress policy."""
         try:
-            response = self._client.post(call.url, content=call.body, headers=signed_headers(call, self._key))
-        except httpx.HTTPError as exc:
-            raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
-        if not response.is_success:
-            raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}", status=response.status_code)
-        return response.status_code
+            url = httpx.URL(raw_url)
+        except httpx.InvalidURL as exc:
+            raise Undeliverable(f"invalid webhook URL: {exc}") from exc
+        if url.scheme not in ("http", "https") or not url.raw_host:
+            raise Undeliverable("invalid webhook URL: an http(s) URL with a host is required")
+        host = url.raw_host.decode("ascii")
+        try:
+            addresses = self._resolve(host, url.port or (443 if url.scheme == "https" else 80))
+        except ResolutionFailed as exc:
+            raise DeliveryFailed(str(exc)) from exc
+        for address in addresses:
+            reason = self._egress.refusal(address)
+            if reason is not None:
+                raise Undeliverable(f"webhook to {host} refused by the egress guard: {reason}")
+        return url, host, addresses
 
     def close(self) -> None:
         self._client.close()
@@ -152,10 +208,18 @@ def load_sender(spec: str, channel: str) -> MessageSender:
 
 
 def build_adapters(
-    *, webhook_key: str, timeout_s: float, senders: Mapping[str, str], public_url: str | None = None
+    *,
+    webhook_key: str,
+    timeout_s: float,
+    senders: Mapping[str, str],
+    egress: EgressPolicy,
+    public_url: str | None = None,
 ) -> Adapters:
-    """Build the adapters from settings values (`senders` maps channel to a sender spec)."""
+    """Build the adapters from settings values (`senders` maps channel to a sender spec; `egress` is
+    where webhooks may go)."""
     messages = {channel: load_sender(senders.get(channel, "log"), channel) for channel in MESSAGE_CHANNELS}
     return Adapters(
-        webhook=HttpWebhookPoster(webhook_key, timeout_s=timeout_s), messages=messages, public_url=public_url
+        webhook=HttpWebhookPoster(webhook_key, timeout_s=timeout_s, egress=egress),
+        messages=messages,
+        public_url=public_url,
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from api.notifications.egress import EgressPolicy, parse_network
 from api.notifications.rules import RetryPolicy
 from api.settings import DEV_WEBHOOK_KEY
 from store.db import DEFAULT_DATABASE_URL
@@ -39,10 +40,29 @@ class NotifierSettings(BaseSettings):
     backoff_base_s: float = Field(30.0, gt=0)
     backoff_cap_s: float = Field(6 * 3600.0, gt=0)
     http_timeout_s: float = Field(5.0, gt=0, le=60)
+    webhook_allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated CIDR networks webhooks may reach besides public addresses "
+        "(e.g. '10.20.0.0/16,fd00:1::/64'); in development any address is allowed",
+    )
     claim_lease_s: float = Field(300.0, gt=0, description="a claimed delivery is retried if not recorded by then")
     sms_adapter: str = Field("log", description=SENDER_HELP)
     email_adapter: str = Field("log", description=SENDER_HELP)
     wechat_adapter: str = Field("log", description=SENDER_HELP)
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        """The environment gives one string: `10.20.0.0/16, fd00:1::/64` (empty entries ignored)."""
+        if isinstance(value, str):
+            return [entry.strip() for entry in value.split(",") if entry.strip()]
+        return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        """Each entry must be a network (checked at start-up, so a typo does not surface at the first webhook)."""
+        return [str(parse_network(entry)) for entry in value]
 
     @model_validator(mode="after")
     def _check(self) -> NotifierSettings:
@@ -62,6 +82,11 @@ class NotifierSettings(BaseSettings):
             cap=timedelta(seconds=self.backoff_cap_s),
             lease=timedelta(seconds=self.claim_lease_s),
         )
+
+    @property
+    def egress(self) -> EgressPolicy:
+        """Where webhooks may go: public addresses and the listed networks; anywhere in development."""
+        return EgressPolicy.of(self.webhook_allowed_networks, allow_any=self.environment == "development")
 
     @property
     def senders(self) -> dict[str, str]:

@@ -32,6 +32,7 @@ def adapters_from(settings: NotifierSettings) -> Adapters:
         webhook_key=settings.webhook_key.get_secret_value(),
         timeout_s=settings.http_timeout_s,
         senders=settings.senders,
+        egress=settings.egress,
         public_url=settings.public_url,
     )
 
@@ -46,7 +47,8 @@ def run_once(
 ) -> RoundReport:
     """Dispatch undispatched events (up to 10 batches of 100), then deliver what is due at `now` (one batch).
 
-    Without `adapters`, the default ones (development webhook key, logging senders) are used.
+    Without `adapters`, those of `NotifierSettings()` are used (by default: development webhook key,
+    logging senders, webhooks to any address).
     """
     if adapters is None:
         defaults = adapters_from(NotifierSettings())

@@ -1,7 +1,8 @@
 """Outbox → deliveries → a real local HTTP receiver and the logging message adapter, on a real database.
 
 The receiver is this file's own http.server on 127.0.0.1: it checks the HMAC signature with the
-secret the API returned and answers with scripted statuses. Time moves by passing `now`.
+secret the API returned and answers with scripted statuses. Time moves by passing `now`. The poster's
+egress guard lists 127.0.0.0/8, as an operator would list the network of an on-premises receiver.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import Engine, func, select, update
 from api.notifications.adapters import Adapters, HttpWebhookPoster, LoggingSender, WebhookCall
 from api.notifications.delivery import deliver_due
 from api.notifications.dispatch import dispatch
+from api.notifications.egress import ALLOWED_NETWORKS_ENV, EgressPolicy
 from api.notifications.rules import RetryPolicy, signature_valid
 from api.notifications.worker import run_once
 from api.pagination import encode_cursor
@@ -39,6 +41,7 @@ from tests.api_world import World
 T0 = datetime.now(UTC)
 POLICY = RetryPolicy(max_attempts=4, base=timedelta(seconds=30), cap=timedelta(hours=1))
 LATER = timedelta(hours=2)  # past any backoff of POLICY
+LOOPBACK_LISTED = EgressPolicy.of(["127.0.0.0/8"])
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Received:
     event: str
     signature_ok: bool
     body: dict[str, Any]
+    host: str = ""
 
 
 @dataclass
@@ -55,17 +59,19 @@ class Receiver:
 
     statuses: list[int]
     secret: str = ""
+    host: str = "127.0.0.1"  # the host name of the subscribed URL (the server listens on 127.0.0.1)
     calls: list[Received] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        return f"http://{self.host}:{self.server.server_address[1]}/hooks"
 
     def answer(self, headers: Any, body: bytes) -> int:
         ok = signature_valid(self.secret, headers["X-Pitcall-Timestamp"], body, headers["X-Pitcall-Signature"])
-        self.calls.append(Received(headers["X-Pitcall-Delivery"], headers["X-Pitcall-Event"], ok, json.loads(body)))
+        delivery, event, host = headers["X-Pitcall-Delivery"], headers["X-Pitcall-Event"], headers["Host"]
+        self.calls.append(Received(delivery, event, ok, json.loads(body), host))
         if not ok:
             return 401
         return self.statuses[min(len(self.calls) - 1, len(self.statuses) - 1)]
@@ -105,11 +111,21 @@ def engine(db_url: str) -> Iterator[Engine]:
     instance.dispose()
 
 
+def _adapters(egress: EgressPolicy) -> Adapters:
+    poster = HttpWebhookPoster(DEV_WEBHOOK_KEY, timeout_s=2.0, egress=egress)
+    return Adapters(webhook=poster, messages={c: LoggingSender(c) for c in ("sms", "email", "wechat")})
+
+
+def _close(adapters: Adapters) -> None:
+    assert isinstance(adapters.webhook, HttpWebhookPoster)
+    adapters.webhook.close()
+
+
 @pytest.fixture
 def adapters() -> Iterator[Adapters]:
-    poster = HttpWebhookPoster(DEV_WEBHOOK_KEY, timeout_s=2.0)
-    yield Adapters(webhook=poster, messages={c: LoggingSender(c) for c in ("sms", "email", "wechat")})
-    poster.close()
+    instance = _adapters(LOOPBACK_LISTED)
+    yield instance
+    _close(instance)
 
 
 def _receiver(receivers: list[Receiver], *statuses: int) -> Receiver:
@@ -312,6 +328,37 @@ def test_deleting_a_webhook_abandons_its_pending_deliveries(
     assert [d["last_error"] for d in dead] == ["the webhook subscription was deleted"]
     assert world.call("POST", f"/api/v1/deliveries/{dead[0]['id']}/retry").status_code == 409
     assert world.call("GET", "/api/v1/webhooks").json()["items"] == []
+
+
+def test_the_egress_guard_kills_webhooks_to_unlisted_internal_addresses_without_calling_them(
+    world: World, engine: Engine, receivers: list[Receiver]
+) -> None:
+    receiver = _receiver(receivers, 200)
+    receiver.host = "localhost"  # a name, resolved by the guard, must still reach the receiver as a name
+    hook = _subscribe(world, receiver, event_types=["alert.raised"])
+    public_only = _adapters(EgressPolicy.of(["10.0.0.0/8"]))  # a listed network, but not the receiver's
+    try:
+        _round(engine, public_only, T0)
+    finally:
+        _close(public_only)
+    assert receiver.calls == []
+    dead = world.call("GET", "/api/v1/deliveries", params={"state": "dead"}).json()["items"]
+    assert [(d["subscription_id"], d["attempts"]) for d in dead] == [(hook["id"], 1)]  # dead at once: no retries
+    assert dead[0]["last_error"] == (
+        "webhook to localhost refused by the egress guard: 127.0.0.1 is a loopback address; "
+        f"list its network in {ALLOWED_NETWORKS_ENV} to allow it"
+    )
+    assert world.call("POST", f"/api/v1/deliveries/{dead[0]['id']}/retry").status_code == 200
+    listed = _adapters(EgressPolicy.of(["127.0.0.0/8", "::1/128"]))  # localhost may also be ::1
+    try:
+        _round(engine, listed, T0 + LATER)
+    finally:
+        _close(listed)
+    assert [(c.event, c.signature_ok) for c in receiver.calls] == [("alert.raised", True)]
+    assert receiver.server is not None
+    assert receiver.calls[0].host == f"localhost:{receiver.server.server_address[1]}"  # not the address dialled
+    delivered = world.call("GET", "/api/v1/deliveries", params={"state": "delivered"}).json()["items"]
+    assert [d["id"] for d in delivered if d["channel"] == "webhook"] == [dead[0]["id"]]
 
 
 def test_subscription_rules(world: World) -> None:
