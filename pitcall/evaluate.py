@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, func, select, text
 from pitcall.local_services import IngestProcess
 from pitcall.settings import ToolSettings
 from predict import alerts
+from predict.backtest import workshop_step
 from predict.catalog import FailureMode
 from predict.evaluation import (
     Fault,
@@ -51,8 +52,6 @@ from store.tables import alerts as alerts_table
 from store.tables import telemetry
 
 console = Console(stderr=True)
-NOT_FOUND_AFTER = timedelta(days=5)
-BOOK_AFTER = timedelta(days=1)
 WORKSHOP = "eval-workshop"
 
 
@@ -116,7 +115,7 @@ def run_eval(
             last=last,
             model=model,
             after_day=lambda conn, day: (
-                _workshop(conn, day, faults, repaired) if workshop_until is None or day <= workshop_until else None
+                workshop(conn, day, faults, repaired) if workshop_until is None or day <= workshop_until else None
             ),
             progress=lambda _day: bar.advance(task),
         )
@@ -227,24 +226,23 @@ def _wait_until_stored(db: Engine, *, expected: int, quiet_s: float = 20.0) -> N
         time.sleep(1.0)
 
 
-def _workshop(
+def workshop(
     conn: Connection, day: date, faults: list[Fault], repaired: dict[tuple[int, FailureMode], datetime]
 ) -> None:
-    """Act on live alerts at the end of data day `day` like a service department would."""
+    """Act on live alerts at the end of data day `day` like a service department would (`workshop_step`)."""
     now = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
-    for alert in conn.execute(select(alerts_table).where(alerts_table.c.state.in_(["open", "acknowledged", "booked"]))):
+    for alert in conn.execute(select(alerts_table).where(alerts_table.c.state.in_(sorted(alerts.LIVE_STATES)))):
         mode = FailureMode(alert.mode)
-        real = any(f.vehicle_id == alert.vehicle_id and f.mode is mode and f.onset - timedelta(days=3) <= now
-                   for f in faults)  # fmt: skip
-        fixed_at = repaired.get((alert.vehicle_id, mode))
-        if real and fixed_at is not None and now >= fixed_at:
-            alerts.transition(conn, alert.id, alerts.AlertState.RESOLVED, actor=WORKSHOP, at=now,
-                              outcome=alerts.Outcome.CONFIRMED)  # fmt: skip
-        elif real and alert.state == "open" and now - alert.first_observed_at >= BOOK_AFTER:
-            alerts.transition(conn, alert.id, alerts.AlertState.BOOKED, actor=WORKSHOP, at=now)
-        elif not real and now - alert.first_observed_at >= NOT_FOUND_AFTER:
-            alerts.transition(conn, alert.id, alerts.AlertState.RESOLVED, actor=WORKSHOP, at=now,
-                              outcome=alerts.Outcome.NOT_FOUND)  # fmt: skip
+        action = workshop_step(
+            state=alerts.AlertState(alert.state),
+            first_observed_at=alert.first_observed_at,
+            now=now,
+            faults=[f for f in faults if f.vehicle_id == alert.vehicle_id and f.mode is mode],
+            repaired_at=repaired.get((alert.vehicle_id, mode)),
+        )
+        if action is not None:
+            state, outcome = action
+            alerts.transition(conn, alert.id, state, actor=WORKSHOP, at=now, outcome=outcome)
 
 
 def truth_json(cars: list[SimCar]) -> str:

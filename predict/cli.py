@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
+from rich.table import Table
 from sqlalchemy import Connection, select
 
 from pitcall.settings import ToolSettings
 from predict import alerts
 from predict.catalog import FailureMode
+from predict.detect import BASELINE_SPAN_DAYS
 from predict.evaluation import Fault
 from predict.model import MODELS_DIR, Model, shipped
 from predict.service import LiveScorer, cohort_of_vehicles, replay, store_of_vehicles, stored_days
@@ -98,6 +100,70 @@ def train_command(
     path = model.save(out / f"{name}.json")
     console.print(f"model {name} saved to {path}: thresholds "
                   + ", ".join(f"{m.value} {p.threshold:.1f}" for m, p in model.params.items()))  # fmt: skip
+
+
+@predict_app.command("backtest")
+def backtest_command(
+    first: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"])],
+    last: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"])],
+    truth: Annotated[Path, typer.Option(help="ground-truth JSON of the simulated fleet (`pitcall eval --truth`)")],
+    model_path: ModelOption = None,
+    misses: Annotated[bool, typer.Option(help="list the failures no alert caught")] = False,
+) -> None:
+    """Replay kept features in memory with the evaluation's workshop and score them (seconds, not minutes).
+
+    Reads `vehicle_day_features` of the configured database: point PITCALL_DATABASE_URL at a database
+    `pitcall eval` left behind (`<database>_eval`) to tune a detector against that fleet."""
+    from predict.backtest import backtest
+    from predict.evaluation import missed, score_alerts
+
+    model = _model(model_path)
+    db = make_engine(ToolSettings().database_url)
+    with db.connect() as conn:
+        days = stored_days(conn, first=first.date() - timedelta(days=BASELINE_SPAN_DAYS), last=last.date())
+        store_of, cohort_of = store_of_vehicles(conn), cohort_of_vehicles(conn)
+        faults, repaired_at = _truth_faults(conn, truth), _truth_repairs(conn, truth)
+    if not days:
+        raise typer.BadParameter("no features kept for that range: run `pitcall eval` or `predict replay` first")
+    started = time.monotonic()
+    run = backtest(days, faults, repaired_at, model=model, store_of=store_of, cohort_of=cohort_of,
+                   first=first.date(), last=last.date())  # fmt: skip
+    vehicles = len({d.vehicle_id for d in days})
+    scores = score_alerts(run.raised, faults, vehicles=vehicles, days=(last - first).days + 1)
+    title = f"backtest with model {model.version}: {vehicles} vehicles, {len(days):,} vehicle-days"
+    table = Table("mode", "alerts", "failures", "caught", "precision", "recall", "median lead d", "P10 lead d",
+                  "false /1000 veh-months", "median ETA error d", title=title)  # fmt: skip
+    for mode, s in scores.items():
+        table.add_row(mode.value if mode else "all modes", str(s.alerts), str(s.faults), str(s.caught),
+                      *(_fmt(v) for v in (s.precision, s.recall, s.median_lead, s.p10_lead)),
+                      f"{s.false_per_1000_vm:.1f}", _fmt(s.median_eta_error))  # fmt: skip
+    Console(width=160).print(table)
+    console.print(f"replayed in {time.monotonic() - started:.1f} s; {run.suppressed} findings suppressed")
+    if misses:
+        driving: dict[int, list[date]] = {}
+        for vday in days:
+            driving.setdefault(vday.vehicle_id, []).append(vday.day)
+        for fault in sorted(missed(run.raised, faults), key=lambda f: (f.mode.value, f.vehicle_id)):
+            window = [d for d in driving.get(fault.vehicle_id, []) if fault.onset.date() <= d < fault.failure.date()]
+            key = (fault.vehicle_id, fault.mode)
+            late = [a.at.date().isoformat() for a in run.raised if (a.vehicle_id, a.mode) == key]
+            console.print(f"missed {fault.mode.value} of vehicle {fault.vehicle_id}: onset {fault.onset:%Y-%m-%d}, "
+                          f"failure {fault.failure:%Y-%m-%d} ({(fault.failure - fault.onset).days} d), "
+                          f"{len(window)} days with data in between; alerts {late or 'none'}")  # fmt: skip
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _truth_repairs(conn: Connection, path: Path) -> dict[tuple[int, FailureMode], datetime]:
+    """When each faulty part was replaced (the failure, if the truth does not say)."""
+    ids = {r.device_id: r.vehicle_id for r in conn.execute(select(devices.c.device_id, devices.c.vehicle_id))}
+    return {
+        (ids[item["device_id"]], FailureMode(item["mode"])): datetime.fromisoformat(item["repaired"] or item["failure"])
+        for item in json.loads(path.read_text())
+        if item["device_id"] in ids
+    }
 
 
 def _truth_faults(conn: Connection, path: Path) -> list[Fault]:

@@ -120,6 +120,11 @@ def score_alerts(
     return out
 
 
+def missed(raised: list[RaisedAlert], faults: list[Fault]) -> list[Fault]:
+    """The failures no alert caught."""
+    return [f for f in faults if not any(_catches(f, a) for a in raised)]
+
+
 def _explains(fault: Fault, alert: RaisedAlert) -> bool:
     return (
         fault.vehicle_id == alert.vehicle_id

@@ -10,7 +10,7 @@ import pytest
 
 from predict.catalog import FailureMode
 from predict.detect import ModeParams
-from predict.engine import COHORT_THRESHOLD_FACTOR, EVIDENCE_DAYS, Engine, Finding
+from predict.engine import COHORT_THRESHOLD_FACTOR, EVIDENCE_DAYS, Cohort, Engine, Finding
 from predict.features import Features, Quality, VehicleDay
 from predict.model import Model, untrained
 
@@ -236,7 +236,7 @@ def test_re_adding_one_garbage_day_is_still_one_garbage_day() -> None:
 # --- cohort baselines ------------------------------------------------------------------------------------
 
 NEWCOMER = 7
-COHORT = {v: (10, "byd", "qin plus", "1.5l") for v in [*FLEET, NEWCOMER]}
+COHORT: dict[int, Cohort] = {v: (10, "byd", "qin plus", "1.5l") for v in [*FLEET, NEWCOMER]}
 
 
 def newcomer_days(sag_v: float, *, from_day: int = 50, covariate: bool = True) -> list[VehicleDay]:
@@ -252,7 +252,7 @@ def newcomer_days(sag_v: float, *, from_day: int = 50, covariate: bool = True) -
     return out
 
 
-def run_cohort(days: list[VehicleDay], cohort_of: dict[int, tuple[object, ...]]) -> list[Finding]:
+def run_cohort(days: list[VehicleDay], cohort_of: dict[int, Cohort]) -> list[Finding]:
     engine = Engine(MODEL, {**STORE, NEWCOMER: 10}, cohort_of=cohort_of)
     findings = []
     for n in range(DAYS):
@@ -281,9 +281,9 @@ def test_a_healthy_newcomer_is_not_flagged_against_its_cohort() -> None:
 
 def test_a_cohort_prior_needs_enough_cars_of_the_same_model_and_comparable_readings() -> None:
     weak = newcomer_days(2.6)
-    other_model = {**COHORT, NEWCOMER: (10, "byd", "han", "2.0t")}
+    other_model: dict[int, Cohort] = {**COHORT, NEWCOMER: (10, "byd", "han", "2.0t")}
     assert run_cohort(fleet_days() + weak, other_model) == []
-    few = {v: c for v, c in COHORT.items() if v in (1, 2, 3, NEWCOMER)}  # three cars are no cohort
+    few: dict[int, Cohort] = {v: c for v, c in COHORT.items() if v in (1, 2, 3, NEWCOMER)}  # three cars are no cohort
     assert run_cohort(fleet_days() + weak, few) == []
     # a car whose air temperature is not read cannot be adjusted for the cold like its cohort: not scored
     assert run_cohort(fleet_days() + newcomer_days(2.6, covariate=False), COHORT) == []
