@@ -27,6 +27,7 @@ from pitcall.local_services import Broker, PostgresCluster
 from pitcall.settings import ToolSettings
 from predict import alerts
 from predict.catalog import CATALOG, FailureMode
+from predict.evaluation import RaisedAlert
 from predict.features import Quality, load_days
 from predict.model import Model, shipped
 from predict.service import replay, score_latest
@@ -403,3 +404,41 @@ def test_eval_runs_a_fleet_through_broker_ingest_and_replay(
     assert result.pitcall[None].faults == result.reactive[None].faults == faults
     table = markdown(result)
     assert "| all modes | pitcall |" in table and "| battery | reactive DTC |" in table
+
+
+def test_the_in_memory_backtest_raises_what_the_database_replay_raises(loaded: LoadedFleet, tmp_path: Path) -> None:
+    from pitcall.evaluate import raised_alerts, workshop
+    from predict.backtest import backtest
+    from predict.evaluation import Fault
+    from predict.service import cohort_of_vehicles, store_of_vehicles, stored_days
+
+    url = loaded.copy()
+    db = make_engine(url)
+    ids = _vehicle_ids(url)
+    faults = [Fault(ids[c.device_id], f.mode, f.onset, f.failure) for c in loaded.cars for f in c.faults]
+    repaired = {(ids[c.device_id], f.mode): f.repaired or f.failure for c in loaded.cars for f in c.faults}
+    replay(db, first=PLAN.start, last=LAST, model=shipped(),
+           after_day=lambda conn, day: workshop(conn, day, faults, repaired))  # fmt: skip
+    with db.connect() as conn:
+        in_database = raised_alerts(conn)
+        days = stored_days(conn, first=PLAN.start, last=LAST)
+        store_of, cohort_of = store_of_vehicles(conn), cohort_of_vehicles(conn)
+        resolved = conn.scalar(text("SELECT count(*) FROM alerts WHERE state = 'resolved'"))
+    assert in_database and resolved, "the workshop acted on nothing: the comparison would be empty"
+    run = backtest(days, faults, repaired, model=shipped(), store_of=store_of, cohort_of=cohort_of,
+                   first=PLAN.start, last=LAST)  # fmt: skip
+
+    def key(a: RaisedAlert) -> tuple[int, str, datetime]:
+        return a.vehicle_id, a.mode.value, a.at
+
+    assert sorted(run.raised, key=key) == sorted(in_database, key=key)
+
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps(ground_truth(loaded.cars)))
+    result = subprocess.run(
+        [sys.executable, "-m", "pitcall", "predict", "backtest", "--from", str(PLAN.start), "--to", str(LAST),
+         "--truth", str(truth), "--misses"],
+        env={**os.environ, "PITCALL_DATABASE_URL": url}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "all modes" in result.stdout and f"{len(run.raised)} " in result.stdout
