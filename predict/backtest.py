@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from predict.alerts import AlertState, ClosedAlert, Outcome, severity_rank, suppression_reason
 from predict.catalog import FailureMode
+from predict.detect import Score
 from predict.dtc_kb import Severity
 from predict.engine import Cohort, Engine
 from predict.evaluation import Fault, RaisedAlert
@@ -51,6 +52,16 @@ def workshop_step(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class TracePoint:
+    """One day's score of a watched vehicle and mode: why it did or did not raise an alert."""
+
+    day: date
+    z: float  # cohort-adjusted
+    threshold: float
+    score: Score
+
+
 @dataclass
 class _Live:
     first_observed_at: datetime
@@ -70,10 +81,13 @@ class Backtest:
     live: dict[tuple[int, FailureMode], _Live] = field(default_factory=dict)
     closed: dict[tuple[int, FailureMode], list[ClosedAlert]] = field(default_factory=lambda: defaultdict(list))
     suppressed: int = 0
+    watch: set[tuple[int, FailureMode]] = field(default_factory=set)  # (vehicle, mode) to trace day by day
+    traces: dict[tuple[int, FailureMode], list[TracePoint]] = field(default_factory=lambda: defaultdict(list))
 
     def score(self, day: date) -> None:
         """Score data day `day` and raise, fold or suppress its findings as `predict.alerts.raise_alert` does."""
-        for finding in sorted(self.engine.score_day(day), key=lambda f: (f.vehicle_id, f.mode.value)):
+        findings = self.engine.score_day(day, observe=self._observe if self.watch else None)
+        for finding in sorted(findings, key=lambda f: (f.vehicle_id, f.mode.value)):
             key = (finding.vehicle_id, finding.mode)
             severity = Severity(finding.severity)
             if (live := self.live.get(key)) is not None:
@@ -86,6 +100,11 @@ class Backtest:
                 continue
             self.live[key] = _Live(finding.observed_at, finding.observed_at, severity)
             self.raised.append(RaisedAlert(*key, finding.observed_at, finding.days_to_failure))
+
+    def _observe(self, vehicle_id: int, mode: FailureMode, z: float, s: Score) -> None:
+        if (vehicle_id, mode) in self.watch:
+            threshold = self.engine.threshold(mode, s)
+            self.traces[(vehicle_id, mode)].append(TracePoint(s.day, z, threshold, s))
 
     def workshop(self, day: date) -> None:
         """Act on the live alerts at the end of data day `day` (as `pitcall eval` does after each day)."""
@@ -117,12 +136,13 @@ def backtest(
     first: date,
     last: date,
     workshop_until: date | None = None,
+    watch: set[tuple[int, FailureMode]] | None = None,
 ) -> Backtest:
     """Replay [first, last] in memory; the days before `first` seed the baselines (as in `replay`)."""
     by_fault: dict[tuple[int, FailureMode], list[Fault]] = defaultdict(list)
     for fault in faults:
         by_fault[(fault.vehicle_id, fault.mode)].append(fault)
-    run = Backtest(Engine(model, store_of, cohort_of=cohort_of), dict(by_fault), repaired_at)
+    run = Backtest(Engine(model, store_of, cohort_of=cohort_of), dict(by_fault), repaired_at, watch=watch or set())
     by_day: dict[date, list[VehicleDay]] = defaultdict(list)
     for vday in days:
         by_day[vday.day].append(vday)

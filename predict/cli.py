@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -16,10 +16,13 @@ from sqlalchemy import Connection, select
 
 from pitcall.settings import ToolSettings
 from predict import alerts
+from predict.backtest import Backtest
 from predict.catalog import FailureMode
 from predict.detect import BASELINE_SPAN_DAYS
 from predict.evaluation import Fault
+from predict.features import VehicleDay
 from predict.model import MODELS_DIR, Model, shipped
+from predict.modes import INDEXES
 from predict.service import LiveScorer, cohort_of_vehicles, replay, store_of_vehicles, stored_days
 from predict.train import train
 from simulators.climate import CHINA
@@ -108,7 +111,7 @@ def backtest_command(
     last: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"])],
     truth: Annotated[Path, typer.Option(help="ground-truth JSON of the simulated fleet (`pitcall eval --truth`)")],
     model_path: ModelOption = None,
-    misses: Annotated[bool, typer.Option(help="list the failures no alert caught")] = False,
+    misses: Annotated[bool, typer.Option(help="list the failures no alert caught, and trace their scores")] = False,
 ) -> None:
     """Replay kept features in memory with the evaluation's workshop and score them (seconds, not minutes).
 
@@ -126,8 +129,9 @@ def backtest_command(
     if not days:
         raise typer.BadParameter("no features kept for that range: run `pitcall eval` or `predict replay` first")
     started = time.monotonic()
+    watch = {(f.vehicle_id, f.mode) for f in faults} if misses else set()
     run = backtest(days, faults, repaired_at, model=model, store_of=store_of, cohort_of=cohort_of,
-                   first=first.date(), last=last.date())  # fmt: skip
+                   first=first.date(), last=last.date(), watch=watch)  # fmt: skip
     vehicles = len({d.vehicle_id for d in days})
     scores = score_alerts(run.raised, faults, vehicles=vehicles, days=(last - first).days + 1)
     title = f"backtest with model {model.version}: {vehicles} vehicles, {len(days):,} vehicle-days"
@@ -140,16 +144,25 @@ def backtest_command(
     Console(width=160).print(table)
     console.print(f"replayed in {time.monotonic() - started:.1f} s; {run.suppressed} findings suppressed")
     if misses:
-        driving: dict[int, list[date]] = {}
-        for vday in days:
-            driving.setdefault(vday.vehicle_id, []).append(vday.day)
         for fault in sorted(missed(run.raised, faults), key=lambda f: (f.mode.value, f.vehicle_id)):
-            window = [d for d in driving.get(fault.vehicle_id, []) if fault.onset.date() <= d < fault.failure.date()]
-            key = (fault.vehicle_id, fault.mode)
-            late = [a.at.date().isoformat() for a in run.raised if (a.vehicle_id, a.mode) == key]
-            console.print(f"missed {fault.mode.value} of vehicle {fault.vehicle_id}: onset {fault.onset:%Y-%m-%d}, "
-                          f"failure {fault.failure:%Y-%m-%d} ({(fault.failure - fault.onset).days} d), "
-                          f"{len(window)} days with data in between; alerts {late or 'none'}")  # fmt: skip
+            _print_miss(fault, run, days)
+
+
+def _print_miss(fault: Fault, run: Backtest, days: list[VehicleDay]) -> None:
+    """A missed failure: how many days had a valid index between onset and failure, and its scores then."""
+    key = (fault.vehicle_id, fault.mode)
+    spec = INDEXES[fault.mode]
+    valid = [d.day for d in days if d.vehicle_id == fault.vehicle_id and spec.index(d.features) is not None]
+    window = [d for d in valid if fault.onset.date() <= d < fault.failure.date()]
+    alerts = [a.at.date().isoformat() for a in run.raised if (a.vehicle_id, a.mode) == key]
+    console.print(f"missed {fault.mode.value} of vehicle {fault.vehicle_id}: onset {fault.onset:%Y-%m-%d}, failure "
+                  f"{fault.failure:%Y-%m-%d} ({(fault.failure - fault.onset).days} d); {len(window)} days with a "
+                  f"valid index in between, {len(valid)} in all; alerts {alerts or None}", soft_wrap=True)  # fmt: skip
+    for point in run.traces.get(key, []):
+        if fault.onset.date() - timedelta(days=7) <= point.day <= fault.failure.date() + timedelta(days=2):
+            s = point.score
+            console.print(f"    {point.day} z {point.z:6.2f} / {point.threshold:5.2f} {s.baseline_from:6} "
+                          f"persistent {s.persistent!s:5} trend {_fmt(s.trend_per_day)}", soft_wrap=True)  # fmt: skip
 
 
 def _fmt(value: float | None) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from bisect import insort
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
@@ -39,6 +40,7 @@ GARBAGE_RUN_DAYS = 3
 # must go this much further before it raises an alert.
 COHORT_THRESHOLD_FACTOR = 1.25
 Cohort = tuple[object, ...]  # (store, make, model, engine): `predict.service.cohort_key`
+ScoreObserver = Callable[[int, FailureMode, float, Score], None]  # vehicle, mode, cohort-adjusted z, score
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +95,13 @@ class Engine:
         """Vehicles whose data was garbage on each of the last few days up to `day`."""
         return [v for v, days in self.garbage.items() if sum(1 for d in days if 0 <= (day - d).days < 5) >= 3]
 
-    def score_day(self, day: date) -> list[Finding]:
-        """Score every vehicle with data on `day`; return the findings above threshold."""
+    def score_day(self, day: date, *, observe: ScoreObserver | None = None) -> list[Finding]:
+        """Score every vehicle with data on `day`; return the findings above threshold. `observe` sees every
+        score (the backtest traces a vehicle with it)."""
         findings = []
         for (vehicle_id, mode), (z, s) in self.all_scores(day).items():
+            if observe is not None:
+                observe(vehicle_id, mode, z, s)
             if z >= self.threshold(mode, s) and s.persistent:
                 findings.append(self._finding(vehicle_id, mode, s, z))
         return findings
