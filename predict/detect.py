@@ -12,6 +12,9 @@ Pure functions over a vehicle's daily index values (no I/O). For day `d`:
    instead: the model's healthy-fleet value for an index that compares the car with itself within the
    day (misfire), else its cohort's (same make, model and engine in the same store, so the same
    climate): the median of the cohort cars' own baselines, with their spread (`cohort_prior`).
+   A car with its own baseline whose z is halfway to the threshold is also judged against its cohort
+   (`against_prior`): fitted with a dongle while its part was already failing, its own baseline holds
+   the fault, but its cohort does not.
 3. Level = median of the last 3 valid days (no single odd day raises an alert);
    z = (level - baseline) / scale, minus the cohort's median z that day (a cold snap or a heat wave
    moves every car of the store the same way; a failing part moves one).
@@ -23,7 +26,7 @@ from __future__ import annotations
 import math
 import statistics
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 BASELINE_LAG_DAYS = 7
@@ -141,6 +144,15 @@ def score(
     persistent = sum((v - centre) / scale >= params.threshold / 2 for v in values) >= 2
     trend = _trend(history, day, params, centre, scale)
     return Score(day, z, level, centre, scale, persistent, trend, source)
+
+
+def against_prior(s: Score, prior: Prior, *, floor: float) -> Score:
+    """The same day's level judged against a prior (the cohort's) instead of the vehicle's own baseline:
+    a car fitted with a dongle while its part was already failing has the fault in its own baseline."""
+    scale = max(prior.scale, floor)
+    trend = None if s.trend_per_day is None else s.trend_per_day * s.scale / scale
+    return replace(s, z=(s.level - prior.centre) / scale, baseline=prior.centre, scale=scale, trend_per_day=trend,
+                   baseline_from=prior.source)  # fmt: skip
 
 
 def _trend(history: list[Point], day: date, params: ModeParams, centre: float, scale: float) -> float | None:

@@ -21,6 +21,7 @@ from predict.detect import (
     Prior,
     Score,
     adjusted,
+    against_prior,
     cohort_prior,
     cohort_shift,
     days_to_failure,
@@ -118,6 +119,7 @@ class Engine:
             params = self.model.mode(mode)
             scores: dict[int, Score] = {}
             without_baseline: list[tuple[int, list[Point]]] = []
+            comparable: set[int] = set()  # with its own baseline, and readings its cohort's can be compared with
             for (vehicle_id, m), pts in self.points.items():
                 if m is not mode or not pts or (vehicle_id, day) not in self.days:
                     continue
@@ -132,6 +134,8 @@ class Engine:
                 # a car whose air temperature is not read has unadjusted values: not comparable with its cohort
                 if s.baseline_from == "own" and (spec.covariate is None or history[-1].covariate is not None):
                     self.baselines[(vehicle_id, mode)] = (s.baseline, s.scale)
+                    comparable.add(vehicle_id)
+            priors: dict[Cohort, Prior] | None = None
             if without_baseline:
                 priors = self._cohort_priors(mode)
                 for vehicle_id, history in without_baseline:
@@ -143,8 +147,24 @@ class Engine:
                     if s is not None:
                         scores[vehicle_id] = s
             shifts = self._cohort_shifts(scores)
+            second_opinion = []
             for vehicle_id, s in scores.items():
-                out[(vehicle_id, mode)] = (s.z - shifts.get(self.store_of.get(vehicle_id, -1), 0.0), s)
+                z = s.z - shifts.get(self.store_of.get(vehicle_id, -1), 0.0)
+                out[(vehicle_id, mode)] = (z, s)
+                if spec.cohort_prior and vehicle_id in comparable and s.persistent and z >= params.threshold / 2:
+                    second_opinion.append(vehicle_id)
+            if second_opinion:
+                priors = priors if priors is not None else self._cohort_priors(mode)
+                for vehicle_id in second_opinion:
+                    own_z, s = out[(vehicle_id, mode)]
+                    if own_z >= params.threshold or (cohort := self.cohort_of.get(vehicle_id)) is None:
+                        continue
+                    if (prior := priors.get(cohort)) is None:
+                        continue
+                    alt = against_prior(s, prior, floor=spec.floor)
+                    z = alt.z - shifts.get(self.store_of.get(vehicle_id, -1), 0.0)
+                    if z >= self.threshold(mode, alt):
+                        out[(vehicle_id, mode)] = (z, alt)
         return out
 
     def _cohort_priors(self, mode: FailureMode) -> dict[Cohort, Prior]:

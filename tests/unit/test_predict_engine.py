@@ -287,3 +287,34 @@ def test_a_cohort_prior_needs_enough_cars_of_the_same_model_and_comparable_readi
     assert run_cohort(fleet_days() + weak, few) == []
     # a car whose air temperature is not read cannot be adjusted for the cold like its cohort: not scored
     assert run_cohort(fleet_days() + newcomer_days(2.6, covariate=False), COHORT) == []
+
+
+def test_a_car_fitted_while_its_battery_was_failing_is_judged_against_its_cohort_too() -> None:
+    # fitted on day 10 with its cranking sag already 0.4 V above its cohort's and growing 0.4 % a day: its own
+    # baseline (days 10-39) holds the fault, so against itself it only drifts, never reaching the threshold
+    rng = random.Random(NEWCOMER)
+    failing = []
+    for n in range(10, DAYS):
+        features = healthy(NEWCOMER, n, rng)
+        features["crank_sag_v"] = 2.0 * math.exp(0.004 * (n - 10) + rng.gauss(0.0, 0.02))
+        failing.append(VehicleDay(NEWCOMER, day(n), features, Quality.OK))
+    findings = run_cohort(fleet_days() + failing, COHORT)
+    late = [f for f in findings if f.day >= day(40)]  # once it has its own baseline
+    assert late and {(f.vehicle_id, f.mode) for f in late} == {(NEWCOMER, FailureMode.BATTERY)}
+    assert all(f.evidence["baseline_from"] == "cohort" for f in late)
+    assert all(f.evidence["threshold_z"] == pytest.approx(3.0 * COHORT_THRESHOLD_FACTOR) for f in late)
+    engine = Engine(MODEL, {**STORE, NEWCOMER: 10})  # without a cohort, its own baseline hides the fault
+    for n in range(DAYS):
+        for vday in (d for d in fleet_days() + failing if d.day == day(n)):
+            engine.add(vday)
+        assert all(f.vehicle_id != NEWCOMER for f in engine.score_day(day(n)) if n >= 40)
+
+
+def test_a_car_that_always_differed_from_its_cohort_but_does_not_change_raises_nothing() -> None:
+    rng = random.Random(NEWCOMER)
+    steady = []
+    for n in range(DAYS):
+        features = healthy(NEWCOMER, n, rng)
+        features["crank_sag_v"] = 2.6 * math.exp(rng.gauss(0.0, 0.02))  # a smaller battery fitted: steady
+        steady.append(VehicleDay(NEWCOMER, day(n), features, Quality.OK))
+    assert run_cohort(fleet_days() + steady, COHORT) == []
