@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from pitcall.settings import ToolSettings
 from predict.cli import predict_app
 from simulators.cli import simulate_app
 from store import fleet, migrate
-from store.broker_files import BrokerAccount, acl_file, device_accounts, password_file, write_atomically
+from store.broker_files import BrokerAccount
 from store.db import make_engine
 from store.maintenance import apply_retention, current_edition, discard_invalidations, refresh_rollups
 from store.secrets import hash_secret
@@ -145,8 +146,15 @@ def broker_acl(
             help="password of the account that publishes device configs",
         ),
     ] = "",
+    watch: Annotated[bool, typer.Option(help="keep the files in step with the registry (see --interval)")] = False,
+    interval_s: Annotated[float, typer.Option("--interval", help="seconds between registry checks")] = 5.0,
+    reload_pid: Annotated[int | None, typer.Option(help="the broker's pid: SIGHUP it after each write")] = None,
+    reload_pid_file: Annotated[Path | None, typer.Option(help="file holding the broker's pid (read each time)")] = None,
 ) -> None:
-    """Write Mosquitto's password and ACL files from the provisioned devices (then SIGHUP the broker)."""
+    """Write Mosquitto's password and ACL files from the provisioned devices (and SIGHUP the broker if told
+    its pid). With --watch, rewrite them whenever a device is provisioned or revoked."""
+    from pitcall.broker_sync import BrokerFileSync, BrokerReload
+
     settings = ToolSettings()
     for name, password in (
         ("INGEST_MQTT_PASSWORD", ingest_password),
@@ -156,17 +164,31 @@ def broker_acl(
             raise _fail(f"{name} is the development default; refused outside development")
     if not ingest_password:
         raise _fail("set INGEST_MQTT_PASSWORD: ingest needs a broker account")
-    with make_engine(settings.database_url).connect() as conn:
-        accounts = device_accounts(conn)
+    if reload_pid is not None and reload_pid_file is not None:
+        raise _fail("give --reload-pid or --reload-pid-file, not both")
     services = [BrokerAccount(ingest_user, hash_secret(ingest_password))]
     if config_password:
         services.append(BrokerAccount(config_user, hash_secret(config_password)))
-    write_atomically(out_dir / "passwd", password_file(accounts + services))
-    write_atomically(
-        out_dir / "acl",
-        acl_file(ingest_user=ingest_user, config_user=config_user if config_password else None),
+    sync = BrokerFileSync(
+        make_engine(settings.database_url),
+        out_dir,
+        services,
+        ingest_user=ingest_user,
+        config_user=config_user if config_password else None,
+        reload=BrokerReload(reload_pid, reload_pid_file),
     )
-    console.print(f"wrote {len(accounts)} device accounts and {len(services)} service accounts to {out_dir}")
+    if not watch:
+        sync.sync_once()
+        devices_count = sync.render()["passwd"].count("\n") - len(services)
+        console.print(f"wrote {devices_count} device accounts and {len(services)} service accounts to {out_dir}")
+        return
+    logs.configure()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        sync.check()
+        stop.wait(interval_s)
 
 
 @store_app.command("maintain")

@@ -2,7 +2,7 @@
 
 Credentials come from store/fleet.py (only the secret's `$7$` hash is stored). Ingest refuses a
 revoked device once its device directory reloads (INGEST_DEVICE_REFRESH_S, 30 s by default); the
-broker forgets its login when `pitcall broker acl` regenerates the password file.
+broker learns or forgets its login when `pitcall broker acl --watch` rewrites the password file (seconds).
 """
 
 from __future__ import annotations

@@ -131,7 +131,8 @@ def provision_device(
 ) -> ProvisionedOut:
     """Issue a device id and secret for the vehicle's dongle; the secret is shown only in this response.
 
-    The broker accepts the login after the next `pitcall broker acl`, which writes the password file.
+    The broker accepts the login once `pitcall broker acl --watch` (the `broker-sync` service) has
+    rewritten its password file, within seconds.
     """
     device_id = body.device_id if body else None
     return devices.provision(db, scope=scope, vehicle_id=vehicle_id, device_id=device_id)

@@ -3,9 +3,14 @@ as itself, reads only its own config; revoked devices and wrong secrets cannot l
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -15,7 +20,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from typer.testing import CliRunner
 
 from pitcall.cli import app
-from pitcall.local_services import Broker
+from pitcall.local_services import Broker, wait_until
 from store import fleet as registry
 from store.db import make_engine
 from wire import MessageKind, Topic
@@ -162,3 +167,73 @@ def test_revoked_unknown_or_wrong_secret_cannot_connect(
     client, reason = _client(broker, username, secrets[which])
     client.loop_stop()
     assert reason.is_failure
+
+
+def _logs_in(broker: Broker, username: str, password: str) -> bool:
+    client, reason = _client(broker, username, password)
+    client.loop_stop()
+    client.disconnect()
+    return not reason.is_failure
+
+
+def test_the_watcher_lets_a_device_provisioned_later_log_in_and_locks_a_revoked_one_out(
+    db_url: str, tmp_path: Path
+) -> None:
+    with make_engine(db_url).begin() as conn:
+        store_id = registry.ensure_store(conn, group_name="G", store_code="S1", store_name="S1")
+        for index in range(2):
+            registry.add_vehicle(conn, store_id=store_id, vin=f"LSVAU2180N218330{index}", make="VW", model="Lavida",
+                                 year=2022)  # fmt: skip
+        first = registry.provision_device(conn, device_id="dongle-first", vin="LSVAU2180N2183300").secret
+    auth = tmp_path / "auth"
+    env = {**os.environ, "PITCALL_DATABASE_URL": db_url, "INGEST_MQTT_PASSWORD": INGEST_PASSWORD}
+    once = subprocess.run([sys.executable, "-m", "pitcall", "broker", "acl", "--out-dir", str(auth)], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert once.returncode == 0, once.stderr
+    broker = Broker(password_file=auth / "passwd", acl_file=auth / "acl")
+    broker.start()
+    assert broker.process is not None
+    pid_file = tmp_path / "mosquitto.pid"
+    pid_file.write_text(f"{broker.process.pid}\n")
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "pitcall", "broker", "acl", "--out-dir", str(auth), "--watch", "--interval", "0.2",
+         "--reload-pid-file", str(pid_file)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert _logs_in(broker, "dongle-first", first)
+        with make_engine(db_url).begin() as conn:
+            later = registry.provision_device(conn, device_id="dongle-later", vin="LSVAU2180N2183301").secret
+        wait_until(lambda: _logs_in(broker, "dongle-later", later), timeout_s=30, what="the new dongle's login")
+        with make_engine(db_url).begin() as conn:
+            registry.revoke_device(conn, device_id="dongle-first")
+        wait_until(lambda: not _logs_in(broker, "dongle-first", first), timeout_s=30, what="the revoked login refused")
+        assert _logs_in(broker, "dongle-later", later)
+        assert "dongle-first" not in (auth / "passwd").read_text()
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        output, _ = watcher.communicate(timeout=30)
+        broker.destroy()
+    assert watcher.returncode == 0, output
+    assert "told to reload" in output
+
+
+def test_without_the_watcher_a_device_provisioned_later_cannot_log_in(db_url: str, tmp_path: Path) -> None:
+    """What the watcher is for (and proof that the test above would notice it missing)."""
+    with make_engine(db_url).begin() as conn:
+        store_id = registry.ensure_store(conn, group_name="G", store_code="S1", store_name="S1")
+        registry.add_vehicle(conn, store_id=store_id, vin="LSVAU2180N2183302", make="VW", model="Lavida", year=2022)
+    auth = tmp_path / "auth"
+    env = {**os.environ, "PITCALL_DATABASE_URL": db_url, "INGEST_MQTT_PASSWORD": INGEST_PASSWORD}
+    once = subprocess.run([sys.executable, "-m", "pitcall", "broker", "acl", "--out-dir", str(auth)], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert once.returncode == 0, once.stderr
+    broker = Broker(password_file=auth / "passwd", acl_file=auth / "acl")
+    broker.start()
+    try:
+        with make_engine(db_url).begin() as conn:
+            later = registry.provision_device(conn, device_id="dongle-later", vin="LSVAU2180N2183302").secret
+        time.sleep(1.0)
+        assert not _logs_in(broker, "dongle-later", later)
+    finally:
+        broker.destroy()
