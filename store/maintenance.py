@@ -12,27 +12,27 @@ from sqlalchemy import Connection, text
 
 from store.timescale import Edition, StorePolicy, edition_from_license
 
-REFRESH_ROLLUPS = text("""
-WITH claimed AS (
-  DELETE FROM rollup_invalidations
-  WHERE (vehicle_id, bucket) IN (
-    SELECT vehicle_id, bucket FROM rollup_invalidations WHERE bucket <= :horizon
-    ORDER BY bucket, vehicle_id LIMIT :limit FOR UPDATE SKIP LOCKED)
-  RETURNING vehicle_id, bucket
-), upserted AS (
-  INSERT INTO telemetry_hourly_rollup AS r (vehicle_id, pid, bucket, min, max, sum, count)
-  SELECT t.vehicle_id, kv.key, c.bucket, min(v.x), max(v.x), sum(v.x), count(*)
-  FROM claimed AS c
-  JOIN telemetry AS t ON t.vehicle_id = c.vehicle_id AND t.ts >= c.bucket AND t.ts < c.bucket + INTERVAL '1 hour'
-  CROSS JOIN LATERAL jsonb_each(t.pids) AS kv
-  CROSS JOIN LATERAL (SELECT kv.value::text::float8 AS x) AS v
-  WHERE jsonb_typeof(kv.value) = 'number'
-  GROUP BY t.vehicle_id, kv.key, c.bucket
-  ON CONFLICT (vehicle_id, pid, bucket) DO UPDATE
-    SET min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count
-  RETURNING 1
-)
-SELECT (SELECT count(*) FROM claimed) AS buckets, (SELECT count(*) FROM upserted) AS rows
+CLAIM_INVALIDATED_HOURS = text("""
+DELETE FROM rollup_invalidations
+WHERE (vehicle_id, bucket) IN (
+  SELECT vehicle_id, bucket FROM rollup_invalidations WHERE bucket <= :horizon
+  ORDER BY bucket, vehicle_id LIMIT :limit FOR UPDATE SKIP LOCKED)
+RETURNING vehicle_id, bucket
+""")
+
+# The claimed hours come as arrays; the constant bounds :first and :last let TimescaleDB open only the
+# chunks that hold them (a join on the claimed rows alone gives the planner no time bound: every chunk).
+ROLL_UP_HOURS = text("""
+INSERT INTO telemetry_hourly_rollup AS r (vehicle_id, pid, bucket, min, max, sum, count)
+SELECT t.vehicle_id, kv.key, c.bucket, min(v.x), max(v.x), sum(v.x), count(*)
+FROM unnest(CAST(:vehicle_ids AS integer[]), CAST(:buckets AS timestamptz[])) AS c(vehicle_id, bucket)
+JOIN telemetry AS t ON t.vehicle_id = c.vehicle_id AND t.ts >= c.bucket AND t.ts < c.bucket + INTERVAL '1 hour'
+CROSS JOIN LATERAL jsonb_each(t.pids) AS kv
+CROSS JOIN LATERAL (SELECT kv.value::text::float8 AS x) AS v
+WHERE t.ts >= :first AND t.ts < :last AND jsonb_typeof(kv.value) = 'number'
+GROUP BY t.vehicle_id, kv.key, c.bucket
+ON CONFLICT (vehicle_id, pid, bucket) DO UPDATE
+  SET min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count
 """)
 
 
@@ -46,8 +46,19 @@ def refresh_rollups(
     simply invalidates the hour again. `settle` may be negative to include the open hour.
     """
     horizon = now - settle - timedelta(hours=1)
-    row = conn.execute(REFRESH_ROLLUPS, {"horizon": horizon, "limit": limit}).one()
-    return int(row.buckets)
+    claimed = conn.execute(CLAIM_INVALIDATED_HOURS, {"horizon": horizon, "limit": limit}).all()
+    if claimed:
+        buckets = [row.bucket for row in claimed]
+        conn.execute(
+            ROLL_UP_HOURS,
+            {
+                "vehicle_ids": [row.vehicle_id for row in claimed],
+                "buckets": buckets,
+                "first": min(buckets),
+                "last": max(buckets) + timedelta(hours=1),
+            },
+        )
+    return len(claimed)
 
 
 def discard_invalidations(conn: Connection) -> int:

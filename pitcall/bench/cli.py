@@ -113,6 +113,22 @@ def bench_predict(
     console.print(f"target (a day of 10,000 vehicles < 60 s): {'met' if met else 'NOT met'} by the running service")
 
 
+@bench_app.command("rollups")
+def bench_rollups(
+    database_url: str = typer.Option(..., help="a database holding telemetry, e.g. an evaluation's"),
+    hours: int = 48,
+    spread_days: int = 1,
+    repeats: int = 3,
+) -> None:
+    """Roll up N invalidated vehicle-hours of the last days, against a count of their samples (rolled back)."""
+    from pitcall.bench.rollups import run
+
+    for r in run(database_url, hours=hours, spread_days=spread_days, repeats=repeats):
+        console.print(f"{r.hours} vehicle-hours ({r.samples:,} samples): refresh_rollups {r.refresh_s:.3f} s, "
+                      f"{r.rollup_rows:,} rollup rows; baseline count(*) of the last day ({r.day_samples:,} samples) "
+                      f"{r.count_baseline_s:.3f} s")  # fmt: skip
+
+
 @bench_app.command("api")
 def bench_api(
     rows: int = typer.Option(50_000_000, help="telemetry samples to load"),

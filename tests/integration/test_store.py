@@ -126,6 +126,20 @@ def test_late_samples_invalidate_and_recompute_their_hour(db_url: str) -> None:
     assert rows(db_url, "SELECT max, count FROM telemetry_hourly WHERE pid = 'RPM'") == [(3000.0, 2)]
 
 
+def test_one_refresh_rolls_up_hours_days_apart_and_only_those_hours(db_url: str) -> None:
+    vehicle_id = _vehicle(db_url)
+    hours = [HOUR, HOUR + timedelta(days=9, hours=5)]  # in different chunks: the time bounds must span both
+    samples = [(h + timedelta(minutes=m), 1000.0 * (n + 1) + m) for n, h in enumerate(hours) for m in (0, 59)]
+    samples += [(h - timedelta(seconds=1), 1.0) for h in hours] + [(h + timedelta(hours=1), 99999.0) for h in hours]
+    with make_engine(db_url).begin() as conn:
+        conn.execute(insert(telemetry), [{"ts": ts, "vehicle_id": vehicle_id, "device_id": "d", "seq": 1,
+                                          "pids": {"RPM": rpm}} for ts, rpm in samples])  # fmt: skip
+        conn.execute(insert(rollup_invalidations), [{"vehicle_id": vehicle_id, "bucket": h} for h in hours])
+        assert refresh_rollups(conn, now=hours[-1] + timedelta(days=1)) == 2
+    hourly = rows(db_url, "SELECT bucket, min, max, count FROM telemetry_hourly WHERE pid = 'RPM' ORDER BY bucket")
+    assert hourly == [(HOUR, 1000.0, 1059.0, 2), (hours[1], 2000.0, 2059.0, 2)]
+
+
 def test_retention_drops_old_chunks_and_dead_letters(db_url: str) -> None:
     vehicle_id = _vehicle(db_url)
     now = datetime(2026, 11, 26, tzinfo=UTC)
