@@ -66,10 +66,21 @@ def _charging(f: Features) -> float | None:
     return -volts if volts is not None else None
 
 
+def _morning_air(f: Features) -> float | None:
+    """For a car that reads neither ambient nor intake air: the coolant at the day's coldest crank, which
+    after a night parked is the air's temperature (a warm restart above 35 °C says nothing about it)."""
+    cold = _get(f, "cold_start_c")
+    return cold if cold is not None and cold < 35.0 else None
+
+
 def _charging_air(f: Features) -> float | None:
-    """The air of the minutes the regulated voltage was read (the regulator's set point follows it)."""
+    """The air of the minutes the regulated voltage was read (the regulator's set point follows it); the
+    day's air, or the morning's, for a car that does not read it then."""
     air = _get(f, "charge_air_trip")
-    return air if air is not None and _get(f, "charge_v_trip") is not None else _get(f, "air_c")
+    if air is not None and _get(f, "charge_v_trip") is not None:
+        return air
+    air = _get(f, "air_c")
+    return air if air is not None else _morning_air(f)
 
 
 def _textbook_charging(f: Features) -> float | None:
@@ -90,7 +101,8 @@ def _warmup_heat(f: Features) -> float | None:
 
 
 def _warmup_air(f: Features) -> float | None:
-    return _get(f, "warmup_air_c")
+    air = _get(f, "warmup_air_c")
+    return air if air is not None else _morning_air(f)
 
 
 def _warmup_deficit(f: Features) -> float | None:

@@ -13,6 +13,7 @@ from predict.detect import ModeParams
 from predict.engine import COHORT_THRESHOLD_FACTOR, EVIDENCE_DAYS, Cohort, Engine, Finding
 from predict.features import Features, Quality, VehicleDay
 from predict.model import Model, untrained
+from predict.modes import INDEXES
 
 D0 = date(2026, 1, 1)
 DAYS = 60
@@ -318,3 +319,32 @@ def test_a_car_that_always_differed_from_its_cohort_but_does_not_change_raises_n
         features["crank_sag_v"] = 2.6 * math.exp(rng.gauss(0.0, 0.02))  # a smaller battery fitted: steady
         steady.append(VehicleDay(NEWCOMER, day(n), features, Quality.OK))
     assert run_cohort(fleet_days() + steady, COHORT) == []
+
+
+def test_a_car_that_reads_no_air_temperature_is_adjusted_for_the_season_by_its_morning_coolant() -> None:
+    # winter into spring: -20 °C to +10 °C over the run; every regulator lowers its set point 0.01 V per
+    # kelvin (the model's learned slope). Car 7 reads neither ambient nor intake air.
+    model = Model("test-season", {**MODEL.params, FailureMode.CHARGING_SYSTEM: ModeParams(
+        threshold=3.0, failure_z=12.0, slope=0.01, covariate_ref=0.0)})  # fmt: skip
+    rng = random.Random(21)
+    days = []
+    for n in range(DAYS):
+        air = -20.0 + 30.0 * n / DAYS
+        for vehicle_id in [*FLEET, NEWCOMER]:
+            features = healthy(vehicle_id, n, rng)
+            volts = 14.4 - 0.01 * air + rng.gauss(0.0, 0.01)
+            features.update(charge_v_trip=volts, charge_air_trip=air, air_c=air, cold_start_c=air - 2.0)
+            if vehicle_id == NEWCOMER:
+                features.update(charge_air_trip=None, air_c=None, warmup_air_c=None)
+            days.append(VehicleDay(vehicle_id, day(n), features, Quality.OK))
+    engine = Engine(model, {**STORE, NEWCOMER: 10})
+    findings = []
+    for n in range(DAYS):
+        for vday in (d for d in days if d.day == day(n)):
+            engine.add(vday)
+        findings += engine.score_day(day(n))
+    assert [f for f in findings if f.mode is FailureMode.CHARGING_SYSTEM] == []
+    # the same car after a warm restart only (no cold crank that day): no covariate rather than a wrong one
+    warm = {**days[-1].features, "cold_start_c": 70.0}
+    covariate = INDEXES[FailureMode.CHARGING_SYSTEM].covariate
+    assert covariate is not None and covariate(warm) is None
