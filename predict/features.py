@@ -17,6 +17,7 @@ never scored; a day with too little driving is `sparse`.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -146,6 +147,10 @@ HEAT_STEP = _heat_step("s.dt")
 # sits higher in its band, as this rises): 1,000 x rpm x load / (coolant - air).
 DEMAND = "s.rpm * s.load / 1000.0 / (s.coolant - s.trip_air)"
 TRIP_GAP_S = 300  # a pause longer than this ends a trip
+# A catalyst stores oxygen only above its light-off temperature, minutes into a drive (after any stop long
+# enough to end a trip it has cooled): the O2 sensors are compared only after this, with the engine warm,
+# as an OBD catalyst monitor waits for steady warm driving.
+CATALYST_LIT_AFTER_S = 300
 UNFINISHED_WARMUP_S = 600  # a healthy engine past 50 °C reaches 80 °C well within 10 minutes of driving
 WARM_FROM_C, WARM_TO_C = 50.0, 80.0  # the warm-up segment measured: below any thermostat's opening
 
@@ -163,7 +168,8 @@ WITH raw AS (
   SELECT t.vehicle_id, t.ts, t.day,
     {RPM} AS rpm, {COOLANT} AS coolant, {_f("ENGINE_LOAD")} AS load,
     {_f("CONTROL_MODULE_VOLTAGE")} AS volts,
-    {_f("AMBIANT_AIR_TEMP")} AS ambient, {_f("INTAKE_TEMP")} AS intake
+    {_f("AMBIANT_AIR_TEMP")} AS ambient, {_f("INTAKE_TEMP")} AS intake,
+    {_f("O2_B1S1")} AS o2_front, {_f("O2_B1S2")} AS o2_rear
   FROM ({_samples("trip_since")}) t
   WHERE {DRIVING} AND t.local_ts >= CAST(:first AS timestamp) - interval '{TRIP_LEAD_IN_H} hours'
 ), gaps AS (
@@ -179,7 +185,9 @@ WITH raw AS (
       AS heat
   FROM gaps s WINDOW w AS (PARTITION BY s.vehicle_id ORDER BY s.ts)
 ), s AS (
-  SELECT s.*, coalesce(avg(s.ambient) OVER t, min(s.intake) OVER t) AS trip_air
+  SELECT s.*, coalesce(avg(s.ambient) OVER t, min(s.intake) OVER t) AS trip_air,
+    s.ts >= min(s.ts) OVER t + interval '{CATALYST_LIT_AFTER_S} seconds' AND s.coolant >= 75
+      AND s.o2_front IS NOT NULL AND s.o2_rear IS NOT NULL AS lit
   FROM trips s WINDOW t AS (PARTITION BY s.vehicle_id, s.trip)
 )
 SELECT s.vehicle_id, min(s.day) AS day, s.trip,
@@ -196,7 +204,10 @@ SELECT s.vehicle_id, min(s.day) AS day, s.trip,
   sum(s.rpm / 60.0 * s.dt) AS revs,
   count(*) FILTER (WHERE s.coolant >= {WARM_TO_C}) AS warm_samples,
   avg(s.coolant) FILTER (WHERE s.coolant >= {WARM_TO_C}) AS warm_c,
-  avg({DEMAND}) FILTER (WHERE s.coolant >= {WARM_TO_C} AND s.coolant > s.trip_air + 20) AS warm_demand
+  avg({DEMAND}) FILTER (WHERE s.coolant >= {WARM_TO_C} AND s.coolant > s.trip_air + 20) AS warm_demand,
+  count(*) FILTER (WHERE s.lit) AS lit_n,
+  sum(s.o2_front) FILTER (WHERE s.lit) AS front_sum, sum(s.o2_front * s.o2_front) FILTER (WHERE s.lit) AS front_sq,
+  sum(s.o2_rear) FILTER (WHERE s.lit) AS rear_sum, sum(s.o2_rear * s.o2_rear) FILTER (WHERE s.lit) AS rear_sq
 FROM s
 GROUP BY s.vehicle_id, s.trip
 HAVING min(s.day) BETWEEN :first AND :last
@@ -279,6 +290,8 @@ def summarise_trips(trips: Sequence[Mapping[Any, Any]]) -> Features:
     - `charge_v_trip`: the regulated voltage above 1,500 rpm, `charge_air_trip` the air of the same minutes.
     - `warm_demand`: the mean heat the radiator had to reject per kelvin of coolant over air while warm
       (>= 80 °C), weighted by warm samples: what moves a healthy thermostat within its band.
+    - `o2_ratio_lit`: rear / front O2 swing (standard deviations within each trip, pooled over the day's
+      trips) on samples `CATALYST_LIT_AFTER_S` into a trip with the coolant warm; `o2_lit_samples` of them.
     """
     warmups = [(heat, _num(t["air_c"])) for t in trips if (heat := _warmup_heat_per_k(t)) is not None]
     charging = [(v, _num(t["air_high_rpm"])) for t in trips if (v := _num(t["volts_high_rpm"])) is not None]
@@ -293,7 +306,23 @@ def summarise_trips(trips: Sequence[Mapping[Any, Any]]) -> Features:
         "charge_v_trip": _median([v for v, _ in charging]),
         "charge_air_trip": _median([a for _, a in charging if a is not None]),
         "warm_demand": sum(n * d for n, d in warm if d is not None) / warm_n if warm_n else None,
+        **_lit_o2(trips),
     }
+
+
+def _lit_o2(trips: Sequence[Mapping[Any, Any]]) -> Features:
+    """The day's rear/front O2 swing ratio over lit-catalyst samples, from per-trip sums (pooled within-trip
+    variance: a trip's mean voltage does not count as swing)."""
+    n = front = rear = 0.0
+    for trip in trips:
+        count = _num(trip["lit_n"]) or 0.0
+        if count < 2:
+            continue
+        n += count
+        front += (_num(trip["front_sq"]) or 0.0) - (_num(trip["front_sum"]) or 0.0) ** 2 / count
+        rear += (_num(trip["rear_sq"]) or 0.0) - (_num(trip["rear_sum"]) or 0.0) ** 2 / count
+    ratio = math.sqrt(max(rear, 0.0) / front) if n and front > 0 else None
+    return {"o2_ratio_lit": ratio, "o2_lit_samples": n}
 
 
 def _warmup_heat_per_k(trip: Mapping[Any, Any]) -> float | None:

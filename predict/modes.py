@@ -142,6 +142,11 @@ def _misfire(f: Features) -> float | None:
 
 
 def _o2_ratio(f: Features) -> float | None:
+    """Rear/front O2 swing with the catalyst lit (minutes into a warm drive): a cold catalyst stores no
+    oxygen and lets the rear sensor follow the front like a worn one, so short trips say nothing. Days
+    kept before the lit ratio existed fall back to the warm-engine ratio."""
+    if "o2_ratio_lit" in f:
+        return _get(f, "o2_ratio_lit") if (_get(f, "o2_lit_samples") or 0.0) >= 10 else None
     return _get(f, "o2_ratio") if (_get(f, "o2_samples") or 0.0) >= 10 else None
 
 

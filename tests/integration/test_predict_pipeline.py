@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -157,7 +158,7 @@ def test_trip_features_are_the_physics_of_the_raw_samples(loaded: LoadedFleet) -
     by_vehicle: dict[int, list[tuple[datetime, dict[str, float]]]] = {}
     for r in rows:
         by_vehicle.setdefault(r.vehicle_id, []).append((r.ts, r.pids))
-    warmups = volts_checked = 0
+    warmups = volts_checked = o2_checked = 0
     for vehicle_id, samples in by_vehicle.items():
         per_day: dict[date, list[Trip]] = {}
         for began, trip in _trips_from_raw(samples):
@@ -180,7 +181,27 @@ def test_trip_features_are_the_physics_of_the_raw_samples(loaded: LoadedFleet) -
             if volts:
                 assert vday.features["charge_v_trip"] == pytest.approx(statistics.median(volts))
                 volts_checked += 1
-    assert warmups >= 10 and volts_checked >= 20
+            ratio = _lit_o2_ratio_from_raw(trips)
+            if ratio is None:
+                assert vday.features["o2_ratio_lit"] is None
+            else:
+                assert vday.features["o2_ratio_lit"] == pytest.approx(ratio, rel=1e-6)
+                o2_checked += 1
+    assert warmups >= 10 and volts_checked >= 20 and o2_checked >= 20
+
+
+def _lit_o2_ratio_from_raw(trips: list[Trip]) -> float | None:
+    """Rear/front O2 standard deviation, pooled within trips, over samples 5 minutes into a trip, warm."""
+    front_ss = rear_ss = 0.0
+    for trip in trips:
+        elapsed = list(itertools.accumulate(dt for dt, _ in trip))
+        lit = [(p["O2_B1S1"], p["O2_B1S2"]) for t, (_, p) in zip(elapsed, trip, strict=True)
+               if t >= 300 and p["COOLANT_TEMP"] >= 75
+               and p.get("O2_B1S1") is not None and p.get("O2_B1S2") is not None]  # fmt: skip
+        if len(lit) >= 2:
+            front_ss += len(lit) * statistics.pvariance([f for f, _ in lit])
+            rear_ss += len(lit) * statistics.pvariance([r for _, r in lit])
+    return math.sqrt(rear_ss / front_ss) if front_ss > 0 else None
 
 
 def test_a_failed_rpm_read_is_not_a_parked_sample(loaded: LoadedFleet) -> None:

@@ -267,9 +267,41 @@ def trip_row(**overrides: Any) -> dict[str, Any]:
         "warm_samples": 40,
         "warm_c": 88.2,
         "warm_demand": 0.5,
+        "lit_n": 0,
+        "front_sum": None,
+        "front_sq": None,
+        "rear_sum": None,
+        "rear_sq": None,
     }
     row.update(overrides)
     return row
+
+
+def lit(front: list[float], rear: list[float]) -> dict[str, Any]:
+    """The lit-catalyst O2 sums of a trip, as the trip SQL returns them."""
+    return {"lit_n": len(front), "front_sum": sum(front), "front_sq": sum(v * v for v in front),
+            "rear_sum": sum(rear), "rear_sq": sum(v * v for v in rear)}  # fmt: skip
+
+
+def test_the_lit_catalyst_o2_ratio_pools_the_swing_within_each_trip() -> None:
+    front = [0.1, 0.9] * 3  # the front sensor swings 0.4 V (standard deviation) around 0.5 V
+    trips = [trip_row(**lit(front, [0.6, 0.7] * 3)), trip_row(trip=2, **lit(front, [0.2, 0.3] * 3))]
+    features = summarise_trips(trips)
+    # the rear swings 0.05 V within each trip; that it sat at 0.65 V in one and 0.25 V in the other is no swing
+    assert features["o2_ratio_lit"] == pytest.approx(0.05 / 0.4)
+    assert features["o2_lit_samples"] == 12.0
+
+
+def test_no_lit_catalyst_ratio_from_short_trips() -> None:
+    features = summarise_trips([trip_row(), trip_row(trip=2, **lit([0.5], [0.6]))])
+    assert features["o2_ratio_lit"] is None and features["o2_lit_samples"] == 0.0
+
+
+def test_the_catalyst_index_reads_the_lit_ratio_and_only_old_days_fall_back_to_the_warm_one() -> None:
+    lit_day = {**HEALTHY, "o2_ratio": 0.7, "o2_ratio_lit": 0.1, "o2_lit_samples": 300.0}
+    assert index_of(FailureMode.CATALYST, lit_day) == pytest.approx(0.1)  # short trips' cold catalyst ignored
+    assert INDEXES[FailureMode.CATALYST].index({**lit_day, "o2_ratio_lit": None, "o2_lit_samples": 0.0}) is None
+    assert index_of(FailureMode.CATALYST, HEALTHY) == pytest.approx(0.1)  # a day kept before the lit ratio
 
 
 def test_warm_up_heat_per_kelvin_is_the_heat_from_50_to_80_degrees_over_30_kelvin() -> None:
