@@ -84,7 +84,7 @@ class BrokerFileSync:
         """One check of the watch loop: errors are logged, and the next check tries again."""
         try:
             self.sync_once()
-        except (OSError, ValueError) as exc:  # a broker not running yet, an unreadable pid file
-            log.error("could not reload the broker: %s (trying again at the next check)", exc)
+        except (OSError, ValueError) as exc:  # an unwritable folder, a broker not running yet, a bad pid file
+            log.error("could not write the broker files or reload the broker: %s (trying again at the next check)", exc)
         except SQLAlchemyError as exc:  # the database is down: the broker keeps its last files
             log.error("could not read the device registry: %s (trying again at the next check)", exc)

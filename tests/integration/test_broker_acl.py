@@ -176,22 +176,37 @@ def _logs_in(broker: Broker, username: str, password: str) -> bool:
     return not reason.is_failure
 
 
-def test_the_watcher_lets_a_device_provisioned_later_log_in_and_locks_a_revoked_one_out(
-    db_url: str, tmp_path: Path
-) -> None:
+def _store_with_two_cars(db_url: str) -> None:
     with make_engine(db_url).begin() as conn:
         store_id = registry.ensure_store(conn, group_name="G", store_code="S1", store_name="S1")
         for index in range(2):
             registry.add_vehicle(conn, store_id=store_id, vin=f"LSVAU2180N218330{index}", make="VW", model="Lavida",
                                  year=2022)  # fmt: skip
-        first = registry.provision_device(conn, device_id="dongle-first", vin="LSVAU2180N2183300").secret
-    auth = tmp_path / "auth"
+
+
+def _broker_on_generated_files(db_url: str, auth: Path) -> tuple[Broker, dict[str, str]]:
+    """Write the files once with the CLI, start a Mosquitto that reads them; return it and the CLI's env."""
     env = {**os.environ, "PITCALL_DATABASE_URL": db_url, "INGEST_MQTT_PASSWORD": INGEST_PASSWORD}
     once = subprocess.run([sys.executable, "-m", "pitcall", "broker", "acl", "--out-dir", str(auth)], env=env,
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert once.returncode == 0, once.stderr
     broker = Broker(password_file=auth / "passwd", acl_file=auth / "acl")
     broker.start()
+    return broker, env
+
+
+def _provision(db_url: str, device_id: str, vin: str) -> str:
+    with make_engine(db_url).begin() as conn:
+        return registry.provision_device(conn, device_id=device_id, vin=vin).secret
+
+
+def test_the_watcher_lets_a_device_provisioned_later_log_in_and_locks_a_revoked_one_out(
+    db_url: str, tmp_path: Path
+) -> None:
+    _store_with_two_cars(db_url)
+    first = _provision(db_url, "dongle-first", "LSVAU2180N2183300")
+    auth = tmp_path / "auth"
+    broker, env = _broker_on_generated_files(db_url, auth)
     assert broker.process is not None
     pid_file = tmp_path / "mosquitto.pid"
     pid_file.write_text(f"{broker.process.pid}\n")
@@ -202,8 +217,7 @@ def test_the_watcher_lets_a_device_provisioned_later_log_in_and_locks_a_revoked_
     )  # fmt: skip
     try:
         assert _logs_in(broker, "dongle-first", first)
-        with make_engine(db_url).begin() as conn:
-            later = registry.provision_device(conn, device_id="dongle-later", vin="LSVAU2180N2183301").secret
+        later = _provision(db_url, "dongle-later", "LSVAU2180N2183301")
         wait_until(lambda: _logs_in(broker, "dongle-later", later), timeout_s=30, what="the new dongle's login")
         with make_engine(db_url).begin() as conn:
             registry.revoke_device(conn, device_id="dongle-first")
@@ -220,19 +234,10 @@ def test_the_watcher_lets_a_device_provisioned_later_log_in_and_locks_a_revoked_
 
 def test_without_the_watcher_a_device_provisioned_later_cannot_log_in(db_url: str, tmp_path: Path) -> None:
     """What the watcher is for (and proof that the test above would notice it missing)."""
-    with make_engine(db_url).begin() as conn:
-        store_id = registry.ensure_store(conn, group_name="G", store_code="S1", store_name="S1")
-        registry.add_vehicle(conn, store_id=store_id, vin="LSVAU2180N2183302", make="VW", model="Lavida", year=2022)
-    auth = tmp_path / "auth"
-    env = {**os.environ, "PITCALL_DATABASE_URL": db_url, "INGEST_MQTT_PASSWORD": INGEST_PASSWORD}
-    once = subprocess.run([sys.executable, "-m", "pitcall", "broker", "acl", "--out-dir", str(auth)], env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert once.returncode == 0, once.stderr
-    broker = Broker(password_file=auth / "passwd", acl_file=auth / "acl")
-    broker.start()
+    _store_with_two_cars(db_url)
+    broker, _ = _broker_on_generated_files(db_url, tmp_path / "auth")
     try:
-        with make_engine(db_url).begin() as conn:
-            later = registry.provision_device(conn, device_id="dongle-later", vin="LSVAU2180N2183302").secret
+        later = _provision(db_url, "dongle-later", "LSVAU2180N2183301")
         time.sleep(1.0)
         assert not _logs_in(broker, "dongle-later", later)
     finally:

@@ -79,9 +79,15 @@ def fleet_days(*, seed: int = 11, sick: bool = False, cold_snap: range | None = 
     return out
 
 
-def run(days: list[VehicleDay], *, model: Model = MODEL, store_of: dict[int, int] = STORE) -> list[Finding]:
+def run(
+    days: list[VehicleDay],
+    *,
+    model: Model = MODEL,
+    store_of: dict[int, int] = STORE,
+    cohort_of: dict[int, Cohort] | None = None,
+) -> list[Finding]:
     """Feed the days one data day at a time as the replay does; return every finding of every day."""
-    engine = Engine(model, store_of)
+    engine = Engine(model, store_of, cohort_of=cohort_of or {})
     findings = []
     for n in range(DAYS):
         for vday in (d for d in days if d.day == day(n)):
@@ -254,13 +260,7 @@ def newcomer_days(sag_v: float, *, from_day: int = 50, covariate: bool = True) -
 
 
 def run_cohort(days: list[VehicleDay], cohort_of: dict[int, Cohort]) -> list[Finding]:
-    engine = Engine(MODEL, {**STORE, NEWCOMER: 10}, cohort_of=cohort_of)
-    findings = []
-    for n in range(DAYS):
-        for vday in (d for d in days if d.day == day(n)):
-            engine.add(vday)
-        findings += engine.score_day(day(n))
-    return findings
+    return run(days, store_of={**STORE, NEWCOMER: 10}, cohort_of=cohort_of)
 
 
 def test_a_car_with_no_history_yet_is_compared_with_its_cohort() -> None:
@@ -304,11 +304,8 @@ def test_a_car_fitted_while_its_battery_was_failing_is_judged_against_its_cohort
     assert late and {(f.vehicle_id, f.mode) for f in late} == {(NEWCOMER, FailureMode.BATTERY)}
     assert all(f.evidence["baseline_from"] == "cohort" for f in late)
     assert all(f.evidence["threshold_z"] == pytest.approx(3.0 * COHORT_THRESHOLD_FACTOR) for f in late)
-    engine = Engine(MODEL, {**STORE, NEWCOMER: 10})  # without a cohort, its own baseline hides the fault
-    for n in range(DAYS):
-        for vday in (d for d in fleet_days() + failing if d.day == day(n)):
-            engine.add(vday)
-        assert all(f.vehicle_id != NEWCOMER for f in engine.score_day(day(n)) if n >= 40)
+    alone = run_cohort(fleet_days() + failing, {})  # without a cohort, its own baseline hides the fault
+    assert all(f.vehicle_id != NEWCOMER for f in alone if f.day >= day(40))
 
 
 def test_a_car_that_always_differed_from_its_cohort_but_does_not_change_raises_nothing() -> None:
@@ -337,12 +334,7 @@ def test_a_car_that_reads_no_air_temperature_is_adjusted_for_the_season_by_its_m
             if vehicle_id == NEWCOMER:
                 features.update(charge_air_trip=None, air_c=None, warmup_air_c=None)
             days.append(VehicleDay(vehicle_id, day(n), features, Quality.OK))
-    engine = Engine(model, {**STORE, NEWCOMER: 10})
-    findings = []
-    for n in range(DAYS):
-        for vday in (d for d in days if d.day == day(n)):
-            engine.add(vday)
-        findings += engine.score_day(day(n))
+    findings = run(days, model=model, store_of={**STORE, NEWCOMER: 10})
     assert [f for f in findings if f.mode is FailureMode.CHARGING_SYSTEM] == []
     # the same car after a warm restart only (no cold crank that day): no covariate rather than a wrong one
     warm = {**days[-1].features, "cold_start_c": 70.0}
