@@ -113,59 +113,72 @@ class Engine:
         return threshold * COHORT_THRESHOLD_FACTOR if s.baseline_from == "cohort" else threshold
 
     def all_scores(self, day: date) -> dict[tuple[int, FailureMode], tuple[float, Score]]:
-        """Every (vehicle, mode) score on `day` with its cohort-adjusted z (training reads these too)."""
+        """Every (vehicle, mode) score on `day` with its store-adjusted z (training reads these too)."""
         out: dict[tuple[int, FailureMode], tuple[float, Score]] = {}
-        for mode, spec in INDEXES.items():
-            params = self.model.mode(mode)
-            scores: dict[int, Score] = {}
-            without_baseline: list[tuple[int, list[Point]]] = []
-            comparable: set[int] = set()  # with its own baseline, and readings its cohort's can be compared with
-            for (vehicle_id, m), pts in self.points.items():
-                if m is not mode or not pts or (vehicle_id, day) not in self.days:
-                    continue
-                since = self.repaired.get((vehicle_id, mode))
-                history = pts if since is None else [p for p in pts if p.day > since]
-                s = score(history, day, params, floor=spec.floor, presorted=True)
-                if s is None:
-                    if spec.cohort_prior and vehicle_id in self.cohort_of:
-                        without_baseline.append((vehicle_id, history))
-                    continue
-                scores[vehicle_id] = s
-                # a car whose air temperature is not read has unadjusted values: not comparable with its cohort
-                if s.baseline_from == "own" and (spec.covariate is None or history[-1].covariate is not None):
-                    self.baselines[(vehicle_id, mode)] = (s.baseline, s.scale)
-                    comparable.add(vehicle_id)
-            priors: dict[Cohort, Prior] | None = None
-            if without_baseline:
-                priors = self._cohort_priors(mode)
-                for vehicle_id, history in without_baseline:
-                    if (prior := priors.get(self.cohort_of[vehicle_id])) is None:
-                        continue
-                    if spec.covariate is not None:
-                        history = [p for p in history if p.covariate is not None]
-                    s = score(history, day, params, floor=spec.floor, presorted=True, prior=prior)
-                    if s is not None:
-                        scores[vehicle_id] = s
+        for mode in INDEXES:
+            scores, waiting, comparable = self._own_scores(mode, day)
+            priors = self._cohort_priors(mode) if waiting or comparable else {}
+            for vehicle_id, history in waiting:  # no baseline of their own yet: their cohort's
+                if (s := self._against_cohort(mode, vehicle_id, history, day, priors)) is not None:
+                    scores[vehicle_id] = s
             shifts = self._cohort_shifts(scores)
-            second_opinion = []
             for vehicle_id, s in scores.items():
                 z = s.z - shifts.get(self.store_of.get(vehicle_id, -1), 0.0)
+                if vehicle_id in comparable and s.persistent and self.model.mode(mode).threshold / 2 <= z:
+                    z, s = self._second_opinion(mode, vehicle_id, s, z, z - s.z, priors)
                 out[(vehicle_id, mode)] = (z, s)
-                if spec.cohort_prior and vehicle_id in comparable and s.persistent and z >= params.threshold / 2:
-                    second_opinion.append(vehicle_id)
-            if second_opinion:
-                priors = priors if priors is not None else self._cohort_priors(mode)
-                for vehicle_id in second_opinion:
-                    own_z, s = out[(vehicle_id, mode)]
-                    if own_z >= params.threshold or (cohort := self.cohort_of.get(vehicle_id)) is None:
-                        continue
-                    if (prior := priors.get(cohort)) is None:
-                        continue
-                    alt = against_prior(s, prior, floor=spec.floor)
-                    z = alt.z - shifts.get(self.store_of.get(vehicle_id, -1), 0.0)
-                    if z >= self.threshold(mode, alt):
-                        out[(vehicle_id, mode)] = (z, alt)
         return out
+
+    def _own_scores(
+        self, mode: FailureMode, day: date
+    ) -> tuple[dict[int, Score], list[tuple[int, list[Point]]], set[int]]:
+        """Score every vehicle with data on `day` against its own baseline (or the model's fleet prior).
+        Return the scores, the vehicles that have no baseline yet but a cohort (with their history), and
+        the vehicles whose own baseline their cohort's prior pools (kept in `baselines`)."""
+        spec, params = INDEXES[mode], self.model.mode(mode)
+        scores: dict[int, Score] = {}
+        waiting: list[tuple[int, list[Point]]] = []
+        comparable: set[int] = set()
+        for (vehicle_id, m), pts in self.points.items():
+            if m is not mode or not pts or (vehicle_id, day) not in self.days:
+                continue
+            since = self.repaired.get((vehicle_id, mode))
+            history = pts if since is None else [p for p in pts if p.day > since]
+            s = score(history, day, params, floor=spec.floor, presorted=True)
+            if s is None:
+                if spec.cohort_prior and vehicle_id in self.cohort_of:
+                    waiting.append((vehicle_id, history))
+                continue
+            scores[vehicle_id] = s
+            # a car whose air temperature is not read has unadjusted values: not comparable with its cohort
+            cohort_ready = spec.cohort_prior and (spec.covariate is None or history[-1].covariate is not None)
+            if s.baseline_from == "own" and cohort_ready:
+                self.baselines[(vehicle_id, mode)] = (s.baseline, s.scale)
+                comparable.add(vehicle_id)
+        return scores, waiting, comparable
+
+    def _against_cohort(
+        self, mode: FailureMode, vehicle_id: int, history: list[Point], day: date, priors: dict[Cohort, Prior]
+    ) -> Score | None:
+        """A vehicle without a baseline of its own scored against its cohort's prior (None without one)."""
+        if (prior := priors.get(self.cohort_of[vehicle_id])) is None:
+            return None
+        spec = INDEXES[mode]
+        if spec.covariate is not None:
+            history = [p for p in history if p.covariate is not None]
+        return score(history, day, self.model.mode(mode), floor=spec.floor, presorted=True, prior=prior)
+
+    def _second_opinion(
+        self, mode: FailureMode, vehicle_id: int, s: Score, z: float, shift: float, priors: dict[Cohort, Prior]
+    ) -> tuple[float, Score]:
+        """A car halfway to an alert against itself, judged against its cohort too: the cohort's score if that
+        one reaches its (higher) threshold, else its own. `shift` is the store's move that day (applied to both)."""
+        cohort = self.cohort_of.get(vehicle_id)
+        if z >= self.model.mode(mode).threshold or cohort is None or (prior := priors.get(cohort)) is None:
+            return z, s
+        alt = against_prior(s, prior, floor=INDEXES[mode].floor)
+        alt_z = alt.z + shift
+        return (alt_z, alt) if alt_z >= self.threshold(mode, alt) else (z, s)
 
     def _cohort_priors(self, mode: FailureMode) -> dict[Cohort, Prior]:
         by_cohort: dict[Cohort, list[tuple[float, float]]] = defaultdict(list)
