@@ -20,10 +20,10 @@ from predict.backtest import Backtest
 from predict.catalog import FailureMode
 from predict.detect import BASELINE_SPAN_DAYS
 from predict.evaluation import Fault
-from predict.features import VehicleDay
+from predict.features import VehicleDay, load_days
 from predict.model import MODELS_DIR, Model, shipped
 from predict.modes import INDEXES
-from predict.service import LiveScorer, cohort_of_vehicles, replay, store_of_vehicles, stored_days
+from predict.service import LiveScorer, cohort_of_vehicles, replay, save_days, store_of_vehicles, stored_days
 from predict.train import train
 from simulators.climate import CHINA
 from store.db import make_engine
@@ -31,6 +31,7 @@ from store.tables import devices
 
 predict_app = typer.Typer(help="Fault prediction: replay history, run live, train models.", no_args_is_help=True)
 console = Console(stderr=True)
+FEATURES_CHUNK_DAYS = 30  # one transaction per month of features: bounded memory and work lost on a failure
 ModelOption = Annotated[Path | None, typer.Option("--model", help="model JSON (default: newest in predict/models)")]
 
 
@@ -55,6 +56,26 @@ def replay_command(
         f"{stats.days} days, {stats.vehicle_days} vehicle-days: {stats.opened} alerts opened, {stats.updated} updated,"
         f" {stats.suppressed} suppressed; data-quality issues on vehicles {sorted(stats.garbage_vehicles) or 'none'}"
     )
+
+
+@predict_app.command("features")
+def features_command(
+    first: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"])],
+    last: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"])],
+) -> None:
+    """Recompute and keep the daily features of [--from, --to] from the raw samples, without scoring or
+    alerting (after an upgrade that adds or changes a feature: docs/prediction.md)."""
+    db = make_engine(ToolSettings().database_url)
+    day, kept = first.date(), 0
+    while day <= last.date():
+        until = min(last.date(), day + timedelta(days=FEATURES_CHUNK_DAYS - 1))
+        with db.begin() as conn:
+            days = load_days(conn, first=day, last=until)
+            save_days(conn, days)
+        kept += len(days)
+        console.print(f"{day} .. {until}: {len(days):,} vehicle-days kept")
+        day = until + timedelta(days=1)
+    console.print(f"{kept:,} vehicle-days of features recomputed")
 
 
 @predict_app.command("run")

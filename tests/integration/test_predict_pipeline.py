@@ -204,6 +204,22 @@ def _lit_o2_ratio_from_raw(trips: list[Trip]) -> float | None:
     return math.sqrt(rear_ss / front_ss) if front_ss > 0 else None
 
 
+def test_features_are_recomputed_and_kept_without_scoring(loaded: LoadedFleet) -> None:
+    url = loaded.copy()
+    first, last = PLAN.start + timedelta(days=10), PLAN.start + timedelta(days=44)  # two chunks of 30 days
+    result = subprocess.run(
+        [sys.executable, "-m", "pitcall", "predict", "features", "--from", str(first), "--to", str(last)],
+        env={**os.environ, "PITCALL_DATABASE_URL": url}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with make_engine(url).connect() as conn:
+        kept = conn.execute(select(vehicle_day_features.c.day, vehicle_day_features.c.features)).all()
+        alerts_written = conn.scalar(select(func.count()).select_from(alerts_table))
+        expected = len(load_days(conn, first=first, last=last))
+    assert len(kept) == expected and {d for d, _ in kept} == {first + timedelta(days=n) for n in range(35)}
+    assert all("o2_ratio_lit" in f for _, f in kept) and alerts_written == 0
+
+
 def test_a_failed_rpm_read_is_not_a_parked_sample(loaded: LoadedFleet) -> None:
     """The edge agent sends "RPM": null when one read fails while driving; that sample's charging voltage
     must not be taken for a resting one (parked = no RPM key at all)."""
