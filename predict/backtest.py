@@ -21,7 +21,7 @@ from predict.detect import Score
 from predict.dtc_kb import Severity
 from predict.engine import Cohort, Engine
 from predict.evaluation import Fault, RaisedAlert
-from predict.features import VehicleDay
+from predict.features import VehicleDay, data_days
 from predict.model import Model
 
 NOT_FOUND_AFTER = timedelta(days=5)  # the technician checked the car and found nothing
@@ -143,16 +143,11 @@ def backtest(
     for fault in faults:
         by_fault[(fault.vehicle_id, fault.mode)].append(fault)
     run = Backtest(Engine(model, store_of, cohort_of=cohort_of), dict(by_fault), repaired_at, watch=watch or set())
-    by_day: dict[date, list[VehicleDay]] = defaultdict(list)
-    for vday in days:
-        by_day[vday.day].append(vday)
-    day = min(by_day, default=first)
-    while day <= last:
-        for vday in by_day.get(day, []):
+    for day, vdays in data_days(days, last=last):
+        for vday in vdays:
             run.engine.add(vday)
         if day >= first:
             run.score(day)
             if workshop_until is None or day <= workshop_until:
                 run.workshop(day)
-        day += timedelta(days=1)
     return run

@@ -115,7 +115,7 @@ def train_command(
         days = stored_days(conn, first=first.date(), last=last.date())
         store_of = store_of_vehicles(conn)
         cohort_of = cohort_of_vehicles(conn)
-        faults = _truth_faults(conn, truth) if truth else _label_faults(conn)
+        faults = _truth(conn, truth)[0] if truth else _label_faults(conn)
     if not days:
         raise typer.BadParameter("no features kept for that range: run `pitcall predict replay` over it first")
     name = version or f"pitcall-{datetime.now(UTC):%Y%m%d-%H%M}"
@@ -146,7 +146,7 @@ def backtest_command(
     with db.connect() as conn:
         days = stored_days(conn, first=first.date() - timedelta(days=BASELINE_SPAN_DAYS), last=last.date())
         store_of, cohort_of = store_of_vehicles(conn), cohort_of_vehicles(conn)
-        faults, repaired_at = _truth_faults(conn, truth), _truth_repairs(conn, truth)
+        faults, repaired_at = _truth(conn, truth)
     if not days:
         raise typer.BadParameter("no features kept for that range: run `pitcall eval` or `predict replay` first")
     started = time.monotonic()
@@ -190,28 +190,19 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _truth_repairs(conn: Connection, path: Path) -> dict[tuple[int, FailureMode], datetime]:
-    """When each faulty part was replaced (the failure, if the truth does not say)."""
+def _truth(conn: Connection, path: Path) -> tuple[list[Fault], dict[tuple[int, FailureMode], datetime]]:
+    """The ground truth's faults of the registered cars, and when each part was replaced (the failure, if
+    the truth does not say)."""
     ids = {r.device_id: r.vehicle_id for r in conn.execute(select(devices.c.device_id, devices.c.vehicle_id))}
-    return {
-        (ids[item["device_id"]], FailureMode(item["mode"])): datetime.fromisoformat(item["repaired"] or item["failure"])
-        for item in json.loads(path.read_text())
-        if item["device_id"] in ids
-    }
-
-
-def _truth_faults(conn: Connection, path: Path) -> list[Fault]:
-    ids = {r.device_id: r.vehicle_id for r in conn.execute(select(devices.c.device_id, devices.c.vehicle_id))}
-    return [
-        Fault(
-            ids[item["device_id"]],
-            FailureMode(item["mode"]),
-            datetime.fromisoformat(item["onset"]),
-            datetime.fromisoformat(item["failure"]),
-        )
-        for item in json.loads(path.read_text())
-        if item["device_id"] in ids
-    ]
+    items = [item for item in json.loads(path.read_text()) if item["device_id"] in ids]
+    faults = [
+        Fault(ids[i["device_id"]], FailureMode(i["mode"]), datetime.fromisoformat(i["onset"]),
+              datetime.fromisoformat(i["failure"]))
+        for i in items
+    ]  # fmt: skip
+    repaired = {(ids[i["device_id"]], FailureMode(i["mode"])): datetime.fromisoformat(i["repaired"] or i["failure"])
+                for i in items}  # fmt: skip
+    return faults, repaired
 
 
 def _label_faults(conn: Connection) -> list[Fault]:

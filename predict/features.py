@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -249,6 +249,18 @@ def load_days(conn: Connection, *, first: date, last: date, vehicle_ids: list[in
         pending, stored = dtcs.get((row["vehicle_id"], row["day"]), ((), ()))
         days.append(VehicleDay(row["vehicle_id"], row["day"], features, judge(features), pending, stored))
     return days
+
+
+def data_days(days: Iterable[VehicleDay], *, last: date) -> Iterator[tuple[date, list[VehicleDay]]]:
+    """Walk the calendar from the earliest vehicle-day to `last`, one data day at a time, with the
+    vehicle-days of each (none on a day without data): how replay, backtest and training feed an engine."""
+    by_day: dict[date, list[VehicleDay]] = {}
+    for vday in days:
+        by_day.setdefault(vday.day, []).append(vday)
+    day = min(by_day, default=last + timedelta(days=1))
+    while day <= last:
+        yield day, by_day.get(day, [])
+        day += timedelta(days=1)
 
 
 def derive(row: Mapping[Any, Any]) -> Features:

@@ -24,7 +24,7 @@ from predict.detect import BASELINE_SPAN_DAYS
 from predict.dtc_kb import Severity
 from predict.engine import Cohort, Finding, operation_for
 from predict.engine import Engine as ScoringEngine
-from predict.features import Quality, VehicleDay, load_days
+from predict.features import Quality, VehicleDay, data_days, load_days
 from predict.model import Model
 from store.tables import alerts as alerts_table
 from store.tables import vehicle_day_features, vehicles
@@ -142,18 +142,13 @@ def replay(
         days = load_days(conn, first=first - timedelta(days=BASELINE_SPAN_DAYS), last=last)
         save_days(conn, days)
     engine = ScoringEngine(model, store_of, cohort_of=cohort_of)
-    by_day: dict[date, list[VehicleDay]] = {}
-    for vday in days:
-        by_day.setdefault(vday.day, []).append(vday)
-    day = min(by_day, default=first)
-    while day <= last:
-        for vday in by_day.get(day, []):
+    for day, vdays in data_days(days, last=last):
+        for vday in vdays:
             engine.add(vday)
         if day >= first:
             _score_and_publish(db, engine, day, model, store_of, stats, after_day)
         if progress:
             progress(day)
-        day += timedelta(days=1)
     stats.vehicle_days = len(days)
     return stats
 

@@ -24,7 +24,7 @@ from predict.catalog import FailureMode
 from predict.detect import ModeParams, Point, adjusted
 from predict.engine import Cohort, Engine
 from predict.evaluation import Fault
-from predict.features import Quality, VehicleDay
+from predict.features import Quality, VehicleDay, data_days
 from predict.model import Calibration, Model
 from predict.modes import INDEXES
 
@@ -112,12 +112,9 @@ def examples(
     """Replay the days through the engine and label every (vehicle, mode, day) score."""
     windows = _window(faults)
     engine = Engine(model, store_of, cohort_of=cohort_of or {})
-    by_day: dict[date, list[VehicleDay]] = defaultdict(list)
-    for vday in days:
-        by_day[vday.day].append(vday)
     out = []
-    for day in sorted(by_day):
-        for vday in by_day[day]:
+    for day, vdays in data_days(days, last=max((d.day for d in days), default=date.min)):
+        for vday in vdays:
             engine.add(vday)
         at = datetime.combine(day, time(12), UTC)
         for (vehicle_id, mode), (z, s) in engine.all_scores(day).items():

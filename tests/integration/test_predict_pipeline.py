@@ -10,6 +10,7 @@ import itertools
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -446,7 +447,7 @@ def test_eval_runs_a_fleet_through_broker_ingest_and_replay(
 def test_the_in_memory_backtest_raises_what_the_database_replay_raises(loaded: LoadedFleet, tmp_path: Path) -> None:
     from pitcall.evaluate import raised_alerts, workshop
     from predict.backtest import backtest
-    from predict.evaluation import Fault
+    from predict.evaluation import Fault, score_alerts
     from predict.service import cohort_of_vehicles, store_of_vehicles, stored_days
 
     url = loaded.copy()
@@ -478,4 +479,7 @@ def test_the_in_memory_backtest_raises_what_the_database_replay_raises(loaded: L
         env={**os.environ, "PITCALL_DATABASE_URL": url}, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "all modes" in result.stdout and f"{len(run.raised)} " in result.stdout
+    all_modes = re.search(r"all modes\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)\s*│", result.stdout)
+    scores = score_alerts(run.raised, faults, vehicles=len(store_of), days=PLAN.days)[None]
+    assert all_modes is not None, result.stdout
+    assert tuple(map(int, all_modes.groups())) == (len(run.raised), scores.faults, scores.caught)
