@@ -34,6 +34,7 @@ from predict.evaluation import (
     ModeScore,
     RaisedAlert,
     fixed_threshold_baseline,
+    oracle_alerts,
     reactive_baseline,
     score_alerts,
 )
@@ -53,6 +54,7 @@ from store.tables import telemetry
 
 console = Console(stderr=True)
 WORKSHOP = "eval-workshop"
+ORACLE_LEVEL = 0.2  # a fault a fifth of the way to failure: what an excellent detector might see
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class EvalResult:
     pitcall: dict[FailureMode | None, ModeScore]
     reactive: dict[FailureMode | None, ModeScore]
     fixed: dict[FailureMode | None, ModeScore]
+    ceiling: dict[FailureMode | None, ModeScore]  # the oracle at each fault's first reading: no method beats it
+    oracle: dict[FailureMode | None, ModeScore]  # the oracle once each fault is ORACLE_LEVEL severe
     history: HistoryStats
     timings: dict[str, float]
     model_version: str
@@ -103,7 +107,8 @@ def run_eval(
     mark = time.perf_counter()
     history = through_ingest(settings, url, plan, cadence, workers, db)
     timings["simulate_and_ingest_s"] = time.perf_counter() - mark
-    faults = [Fault(ids[car.device_id], fault.mode, fault.onset, fault.failure) for car in cars for fault in car.faults]
+    truth = [(Fault(ids[car.device_id], f.mode, f.onset, f.failure), f.severity) for car in cars for f in car.faults]
+    faults = [fault for fault, _ in truth]
     repaired = {(ids[car.device_id], f.mode): f.repaired or f.failure for car in cars for f in car.faults}
     mark = time.perf_counter()
     last = plan.start + timedelta(days=plan.days - 1)
@@ -131,6 +136,8 @@ def run_eval(
         pitcall=score_alerts(raised, faults, **score),
         reactive=score_alerts(reactive_baseline(days), faults, **score),
         fixed=score_alerts(fixed_threshold_baseline(days), faults, **score),
+        ceiling=score_alerts(oracle_alerts(days, truth), faults, **score),
+        oracle=score_alerts(oracle_alerts(days, truth, level=ORACLE_LEVEL), faults, **score),
         history=history,
         timings=timings,
         model_version=model.version,
@@ -258,7 +265,8 @@ def table_rows(result: EvalResult) -> list[list[str]]:
     rows = []
     for mode in [*FailureMode, None]:
         for method, scores in (("pitcall", result.pitcall), ("reactive DTC", result.reactive),
-                               ("fixed threshold", result.fixed)):  # fmt: skip
+                               ("fixed threshold", result.fixed), ("oracle: first reading", result.ceiling),
+                               (f"oracle: severity {ORACLE_LEVEL:g}", result.oracle)):  # fmt: skip
             s = scores[mode]
             rows.append([
                 mode.value if mode else "all modes", method, str(s.alerts), str(s.faults), str(s.caught),

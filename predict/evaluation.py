@@ -12,12 +12,19 @@ Rules (docs/prediction.md):
 Baselines read the same daily features: the *reactive* rule alerts on the first confirmed (stored)
 DTC of the mode, or on a failed start for the battery; the *fixed-threshold* rule alerts when the
 mode's index passes a textbook limit on 2 of 3 consecutive days.
+The *oracle* is not a method but a ceiling: it knows each fault's true severity and alerts on the
+first day on which the car gave a valid reading of the mode and the fault had reached a level. At
+level 0 (the first reading from 3 days before onset) no detector can catch more failures, or catch
+one earlier, from the same data: a car not driven between onset and failure cannot be caught by
+anything. At a level such as 0.2 it shows the lead a detector that sees a fault a fifth of the way
+to failure would get.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -187,3 +194,34 @@ def fixed_threshold_baseline(days: list[VehicleDay]) -> list[RaisedAlert]:
             if recent[-1][1] and sum(window) >= 2:
                 hits.append((vday.vehicle_id, mode, _end_of(vday.day)))
     return _episodes(hits)
+
+
+Severity = Callable[[datetime], float]  # a fault's true damage at a time: 0 before onset, 1 at failure
+
+
+def oracle_alerts(
+    days: list[VehicleDay], faults: Sequence[tuple[Fault, Severity]], *, level: float = 0.0
+) -> list[RaisedAlert]:
+    """A ceiling, not a method (see the module docstring): per fault, an alert at the data time of the
+    first valid day of its mode from 3 days before onset on which its severity had reached `level`.
+    At level 0 that is the first reading in the window: no detector catches more, or earlier."""
+    valid: dict[tuple[int, FailureMode], list[tuple[datetime, date]]] = defaultdict(list)
+    for vday in days:
+        if vday.quality is Quality.GARBAGE:
+            continue
+        for mode, spec in INDEXES.items():
+            if spec.index(vday.features) is not None:
+                valid[(vday.vehicle_id, mode)].append((_data_time(vday), vday.day))
+    out = []
+    for fault, severity in faults:
+        for at, _ in sorted(valid[(fault.vehicle_id, fault.mode)]):
+            if at >= fault.onset - EARLY and severity(at) >= level:
+                out.append(RaisedAlert(fault.vehicle_id, fault.mode, at))
+                break
+    return out
+
+
+def _data_time(vday: VehicleDay) -> datetime:
+    """When the day's last sample was taken (what an alert raised on it records), else the day's end."""
+    last_epoch = vday.features.get("last_epoch")
+    return datetime.fromtimestamp(last_epoch, UTC) if last_epoch else _end_of(vday.day)

@@ -440,8 +440,13 @@ def test_eval_runs_a_fleet_through_broker_ingest_and_replay(
     assert sorted(a.days_to_failure or -1.0 for a in raised) == sorted(t or -1.0 for t in told)
     faults = sum(1 for c in build_fleet(plan) for _ in c.faults)
     assert result.pitcall[None].faults == result.reactive[None].faults == faults
+    for mode, ceiling in result.ceiling.items():  # no method catches a failure before its first reading
+        assert ceiling.false_alerts == 0 and ceiling.caught >= result.pitcall[mode].caught
+        assert result.oracle[mode].caught <= ceiling.caught
+    assert result.ceiling[None].caught > 0
     table = markdown(result)
     assert "| all modes | pitcall |" in table and "| battery | reactive DTC |" in table
+    assert "| all modes | oracle: first reading |" in table
 
 
 def test_the_in_memory_backtest_raises_what_the_database_replay_raises(loaded: LoadedFleet, tmp_path: Path) -> None:

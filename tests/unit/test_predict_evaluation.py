@@ -7,7 +7,14 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from predict.catalog import FailureMode
-from predict.evaluation import Fault, RaisedAlert, fixed_threshold_baseline, reactive_baseline, score_alerts
+from predict.evaluation import (
+    Fault,
+    RaisedAlert,
+    fixed_threshold_baseline,
+    oracle_alerts,
+    reactive_baseline,
+    score_alerts,
+)
 from predict.features import Features, Quality, VehicleDay
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -204,3 +211,44 @@ def test_fixed_threshold_reads_the_textbook_quantity_not_the_detectors_index() -
     ]
     warm: Features = {"drive_min": 40.0, "coolant_max": 90.0, "warmup_heat_per_k": 90.0}
     assert fixed_threshold_baseline([vday(0, warm), vday(1, warm)]) == []
+
+
+# --- the oracle (a ceiling) ----------------------------------------------------------------------------
+
+
+def linear_damage(when: datetime) -> float:
+    """FAULT's severity growing linearly from onset (day 0, noon) to failure (day 30, noon)."""
+    return min(1.0, max(0.0, (when - ONSET) / (FAILURE - ONSET)))
+
+
+def test_the_oracle_alerts_on_the_first_reading_from_three_days_before_onset() -> None:
+    days = [vday(n, sag(2.0)) for n in (-10, -2, 1, 5)]  # driven long before onset, just before, then days 1, 5
+    assert oracle_alerts(days, [(FAULT, linear_damage)]) == [RaisedAlert(1, BATTERY, end_of(-2))]
+    assert oracle_alerts(days, [(FAULT, linear_damage)], level=0.01) == [RaisedAlert(1, BATTERY, end_of(1))]
+    # a fifth of the way to failure is day 6, but the car is next driven on day 5 (0.18), then never
+    assert oracle_alerts(days, [(FAULT, linear_damage)], level=0.2) == []
+    later = [*days, vday(12, sag(2.0))]
+    assert oracle_alerts(later, [(FAULT, linear_damage)], level=0.2) == [RaisedAlert(1, BATTERY, end_of(12))]
+
+
+def test_the_oracle_alerts_at_the_data_time_of_the_days_last_sample() -> None:
+    last_sample = T0 + timedelta(days=1, hours=6)
+    days = [vday(1, {**sag(2.0), "last_epoch": last_sample.timestamp()})]
+    assert oracle_alerts(days, [(FAULT, linear_damage)]) == [RaisedAlert(1, BATTERY, last_sample)]
+
+
+def test_the_oracle_needs_a_valid_reading_of_the_mode_on_a_good_day() -> None:
+    days = [
+        vday(1, {"charge_v_p10": 14.1}),  # another mode's reading: no cranking sag that day
+        vday(2, sag(2.0), quality=Quality.GARBAGE),
+        vday(3, sag(2.0), vehicle_id=2),  # another car
+        vday(4, sag(2.0)),
+    ]
+    assert oracle_alerts(days, [(FAULT, linear_damage)]) == [RaisedAlert(1, BATTERY, end_of(4))]
+
+
+def test_the_oracle_of_a_car_not_driven_before_failure_catches_nothing() -> None:
+    days = [vday(-20, sag(2.0)), vday(29, sag(2.0))]  # parked from before onset to the day before failure
+    raised = oracle_alerts(days, [(FAULT, linear_damage)])
+    scores = score_alerts(raised, [FAULT], vehicles=VEHICLES, days=DAYS)[BATTERY]
+    assert (scores.caught, scores.true_alerts, scores.false_alerts) == (0, 1, 0)
