@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +25,7 @@ from predict.features import VehicleDay, load_days
 from predict.model import MODELS_DIR, Model, shipped
 from predict.modes import INDEXES
 from predict.service import LiveScorer, cohort_of_vehicles, replay, save_days, store_of_vehicles, stored_days
-from predict.train import train
+from predict.train import TrainingFleet, merge_fleets, train
 from simulators.climate import CHINA
 from store.db import make_engine
 from store.tables import devices
@@ -106,24 +107,54 @@ def train_command(
     first: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"])],
     last: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"])],
     truth: Annotated[Path | None, typer.Option(help="ground-truth JSON of a simulated fleet")] = None,
+    fleets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fleet",
+            help="another fleet to train on, as DATABASE_URL=TRUTH_JSON (repeatable): "
+            "e.g. the database `pitcall eval --seed N --truth T` left behind",
+        ),
+    ] = None,
     version: Annotated[str | None, typer.Option(help="model version (default: date and time)")] = None,
     out: Annotated[Path, typer.Option(help="directory for the model file")] = MODELS_DIR,
 ) -> None:
-    """Train from labelled history: ground truth of a simulated fleet, or the alert outcomes stores recorded."""
-    db = make_engine(ToolSettings().database_url)
-    with db.connect() as conn:
-        days = stored_days(conn, first=first.date(), last=last.date())
-        store_of = store_of_vehicles(conn)
-        cohort_of = cohort_of_vehicles(conn)
-        faults = _truth(conn, truth)[0] if truth else _label_faults(conn)
-    if not days:
+    """Train from labelled history: ground truth of simulated fleets, or the alert outcomes stores recorded."""
+    span = (first.date(), last.date())
+    sources = [_training_fleet(ToolSettings().database_url, truth, span)]
+    for fleet in fleets or []:
+        url, sep, truth_path = fleet.rpartition("=")
+        if not sep or not url:
+            raise typer.BadParameter(f"--fleet {fleet!r}: expected DATABASE_URL=TRUTH_JSON")
+        sources.append(_training_fleet(url, Path(truth_path), span))
+    data = merge_fleets(sources)
+    if not data.days:
         raise typer.BadParameter("no features kept for that range: run `pitcall predict replay` over it first")
     name = version or f"pitcall-{datetime.now(UTC):%Y%m%d-%H%M}"
-    model = train(days, faults, store_of, version=name, data_range=(first.date(), last.date()), cohort_of=cohort_of)
+    model = train(data.days, data.faults, data.store_of, version=name, data_range=span, cohort_of=data.cohort_of)
+    names = [_database_name(ToolSettings().database_url)] + [_database_name(f.rpartition("=")[0]) for f in fleets or []]
+    model = replace(model, trained_on={**model.trained_on, "databases": names})
     out.mkdir(parents=True, exist_ok=True)
     path = model.save(out / f"{name}.json")
-    console.print(f"model {name} saved to {path}: thresholds "
+    console.print(f"model {name} saved to {path} ({len(sources)} fleet(s), {len(data.days):,} vehicle-days, "
+                  f"{len(data.faults)} faults): thresholds "
                   + ", ".join(f"{m.value} {p.threshold:.1f}" for m, p in model.params.items()))  # fmt: skip
+
+
+def _database_name(url: str) -> str:
+    """The database's name alone (a URL may carry a password)."""
+    return url.rpartition("/")[2].split("?")[0]
+
+
+def _training_fleet(url: str, truth: Path | None, span: tuple[date, date]) -> TrainingFleet:
+    """A database's kept features with its labels: the ground truth if given, else its confirmed alerts."""
+    db = make_engine(url)
+    try:
+        with db.connect() as conn:
+            days = stored_days(conn, first=span[0], last=span[1])
+            faults = _truth(conn, truth)[0] if truth else _label_faults(conn)
+            return TrainingFleet(days, faults, store_of_vehicles(conn), cohort_of_vehicles(conn))
+    finally:
+        db.dispose()
 
 
 @predict_app.command("backtest")

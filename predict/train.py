@@ -30,6 +30,33 @@ from predict.modes import INDEXES
 
 MIN_THRESHOLD = 3.0
 MARGIN = 1.15
+FLEET_ID_STRIDE = 1_000_000_000  # vehicle and store ids of the n-th training fleet are shifted by n strides
+
+
+@dataclass(frozen=True)
+class TrainingFleet:
+    """One fleet's kept features and ground truth, as read from its database."""
+
+    days: list[VehicleDay]
+    faults: list[Fault]
+    store_of: dict[int, int]
+    cohort_of: dict[int, Cohort]
+
+
+def merge_fleets(fleets: list[TrainingFleet]) -> TrainingFleet:
+    """Several fleets (each from its own database, so their ids overlap) as one, ids shifted apart: the
+    n-th fleet's vehicles and stores by n x `FLEET_ID_STRIDE`. Training never reads ids for anything else."""
+    days: list[VehicleDay] = []
+    faults: list[Fault] = []
+    store_of: dict[int, int] = {}
+    cohort_of: dict[int, Cohort] = {}
+    for n, fleet in enumerate(fleets):
+        shift = n * FLEET_ID_STRIDE
+        days += [replace(d, vehicle_id=d.vehicle_id + shift) for d in fleet.days]
+        faults += [replace(f, vehicle_id=f.vehicle_id + shift) for f in fleet.faults]
+        store_of |= {v + shift: s + shift for v, s in fleet.store_of.items()}
+        cohort_of |= {v + shift: (fleet.store_of[v] + shift, *c[1:]) for v, c in fleet.cohort_of.items()}  # store first
+    return TrainingFleet(days, faults, store_of, cohort_of)
 
 
 @dataclass(frozen=True, slots=True)

@@ -384,6 +384,8 @@ def test_train_from_ground_truth_writes_a_versioned_model(loaded: LoadedFleet, t
             str(LAST),
             "--truth",
             str(truth),
+            "--fleet",  # the same fleet again, as a second database would be: its ids kept apart
+            f"{url}={truth}",
             "--version",
             "test-model",
             "--out",
@@ -397,6 +399,9 @@ def test_train_from_ground_truth_writes_a_versioned_model(loaded: LoadedFleet, t
     assert result.returncode == 0, result.stderr
     model = Model.load(tmp_path / "test-model.json")
     assert model.version == "test-model" and model.trained_on["from"] == str(PLAN.start)
+    faults = sum(len(c.faults) for c in loaded.cars)
+    assert (model.trained_on["vehicles"], model.trained_on["faults"]) == (2 * PLAN.vehicles, 2 * faults)
+    assert model.trained_on["databases"] == [url.rpartition("/")[2]] * 2
     assert set(model.params) == set(FailureMode) and all(p.threshold >= 3.0 for p in model.params.values())
     assert model.metrics["battery"]
 

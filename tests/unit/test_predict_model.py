@@ -16,7 +16,7 @@ from predict.engine import Engine
 from predict.evaluation import Fault
 from predict.features import Features, Quality, VehicleDay
 from predict.model import Calibration, Model, shipped, untrained
-from predict.train import MIN_THRESHOLD, fit_slopes, fleet_priors, train
+from predict.train import FLEET_ID_STRIDE, MIN_THRESHOLD, TrainingFleet, fit_slopes, fleet_priors, merge_fleets, train
 
 D0 = date(2026, 1, 1)
 
@@ -194,3 +194,24 @@ def test_a_trained_model_flags_the_failing_car_and_not_the_healthy_ones() -> Non
         flagged |= {(f.vehicle_id, f.mode) for f in engine.score_day(day(n))}
     assert (4, FailureMode.BATTERY) in flagged
     assert {v for v, _ in flagged} == {4}
+
+
+def test_fleets_from_several_databases_train_as_one_with_their_ids_kept_apart() -> None:
+    """Two evaluation databases number their cars and stores from 1 alike: merged, neither fleet's car 4
+    is mistaken for the other's, and each store stays its own cohort."""
+    fleets = []
+    for sick, seed in ((4, 21), (5, 22)):
+        days, faults = fleet(sick=sick, seed=seed)
+        fleets.append(TrainingFleet(days, faults, {v: 1 for v in range(1, 7)},
+                                    {v: (1, "toyota", "corolla", "1.2t") for v in range(1, 7)}))  # fmt: skip
+    merged = merge_fleets(fleets)
+    assert len({d.vehicle_id for d in merged.days}) == 12 and len(merged.days) == 2 * 6 * 60
+    assert {(f.vehicle_id, f.mode) for f in merged.faults} == {
+        (4, FailureMode.BATTERY), (4, FailureMode.CHARGING_SYSTEM),
+        (5 + FLEET_ID_STRIDE, FailureMode.BATTERY), (5 + FLEET_ID_STRIDE, FailureMode.CHARGING_SYSTEM),
+    }  # fmt: skip
+    assert merged.store_of[4] == 1 and merged.store_of[4 + FLEET_ID_STRIDE] == 1 + FLEET_ID_STRIDE
+    assert merged.cohort_of[4 + FLEET_ID_STRIDE] == (1 + FLEET_ID_STRIDE, "toyota", "corolla", "1.2t")
+    model = train(merged.days, merged.faults, merged.store_of, version="two-fleets", data_range=(day(0), day(59)),
+                  cohort_of=merged.cohort_of)  # fmt: skip
+    assert model.trained_on["vehicles"] == 12 and model.trained_on["faults"] == 4
