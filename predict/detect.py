@@ -94,6 +94,7 @@ class Score:
     persistent: bool
     trend_per_day: float | None  # z units per day over the last two weeks
     baseline_from: str = "own"  # "own": the vehicle's earliest valid days; else the `Prior.source` used
+    past_limit: bool = False  # the level is also past the index's textbook limit (`IndexSpec.absolute_limit`)
 
 
 def adjusted(point: Point, params: ModeParams) -> float:

@@ -40,6 +40,9 @@ GARBAGE_RUN_DAYS = 3
 # A cohort's baseline is looser than the car's own (cars of one model differ a little): a score against it
 # must go this much further before it raises an alert.
 COHORT_THRESHOLD_FACTOR = 1.25
+# A car past its index's textbook limit (`IndexSpec.absolute_limit`) alerts when persistently this share of the
+# way to the threshold against its own baseline: its baseline may already hold the fault.
+LIMIT_THRESHOLD_FACTOR = 0.5
 Cohort = tuple[object, ...]  # (store, make, model, engine): `predict.service.cohort_key`
 ScoreObserver = Callable[[int, FailureMode, float, Score], None]  # vehicle, mode, cohort-adjusted z, score
 
@@ -108,9 +111,12 @@ class Engine:
         return findings
 
     def threshold(self, mode: FailureMode, s: Score) -> float:
-        """The z a score must reach to raise an alert: the model's, raised for a cohort baseline."""
+        """The z a score must reach to raise an alert: the model's, raised for a cohort baseline, lowered for a
+        level past the textbook limit."""
         threshold = self.model.mode(mode).threshold
-        return threshold * COHORT_THRESHOLD_FACTOR if s.baseline_from == "cohort" else threshold
+        if s.baseline_from == "cohort":
+            return threshold * COHORT_THRESHOLD_FACTOR
+        return threshold * LIMIT_THRESHOLD_FACTOR if s.past_limit else threshold
 
     def all_scores(self, day: date) -> dict[tuple[int, FailureMode], tuple[float, Score]]:
         """Every (vehicle, mode) score on `day` with its store-adjusted z (training reads these too)."""
@@ -126,7 +132,7 @@ class Engine:
                 z = s.z - shifts.get(self.store_of.get(vehicle_id, -1), 0.0)
                 if vehicle_id in comparable and s.persistent and self.model.mode(mode).threshold / 2 <= z:
                     z, s = self._second_opinion(mode, vehicle_id, s, z, z - s.z, priors)
-                out[(vehicle_id, mode)] = (z, s)
+                out[(vehicle_id, mode)] = (z, self._against_limit(mode, s, z))
         return out
 
     def _own_scores(
@@ -180,6 +186,15 @@ class Engine:
         alt_z = alt.z + shift
         return (alt_z, alt) if alt_z >= self.threshold(mode, alt) else (z, s)
 
+    def _against_limit(self, mode: FailureMode, s: Score, z: float) -> Score:
+        """Mark a score whose level is past the index's textbook limit while the car is persistently halfway to
+        an alert against its own baseline (`IndexSpec.absolute_limit`; `threshold` then asks only that much)."""
+        spec, threshold = INDEXES[mode], self.model.mode(mode).threshold
+        if (spec.absolute_limit and s.baseline_from == "own" and s.persistent
+                and threshold * LIMIT_THRESHOLD_FACTOR <= z < threshold and s.level >= spec.fixed_limit):  # fmt: skip
+            return replace(s, past_limit=True)
+        return s
+
     def _cohort_priors(self, mode: FailureMode) -> dict[Cohort, Prior]:
         by_cohort: dict[Cohort, list[tuple[float, float]]] = defaultdict(list)
         for (vehicle_id, m), baseline in self.baselines.items():
@@ -219,6 +234,7 @@ class Engine:
             "threshold_z": round(threshold, 3),
             "baseline": round(s.baseline, 4),
             "baseline_from": s.baseline_from,
+            "textbook_limit": spec.fixed_limit if s.past_limit else None,
             "scale": round(s.scale, 4),
             "level": round(s.level, 4),
             "cohort_shift": round(s.z - z, 2),

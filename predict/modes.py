@@ -33,6 +33,10 @@ class IndexSpec:
     # voltage, warm-up heat, warm coolant), so the cohort's baselines can stand in for the vehicle's own
     # (`predict.detect.cohort_prior`). Not for fuel trims or O2 ratios, which each engine learns for itself.
     cohort_prior: bool = False
+    # The textbook limit applies to the index itself, unadjusted (a fuel correction, a misfire excess, an O2
+    # ratio): a car persistently halfway to an alert against itself and past that limit is failing even if its
+    # own baseline already held the fault (a part that started to fail in the car's first weeks with pitcall).
+    absolute_limit: bool = False
 
     def textbook(self, features: Features) -> float | None:
         """The quantity the fixed-threshold baseline compares with `fixed_limit`."""
@@ -161,9 +165,10 @@ INDEXES: dict[FailureMode, IndexSpec] = {
                   _warmup_air, 0.04, 15.0, _warmup_deficit, cohort_prior=True),
         IndexSpec(FailureMode.OVERHEATING, "warm coolant mean", "°C", _hot, _warm_demand, 0.3, 100.0,
                   cohort_prior=True),
-        IndexSpec(FailureMode.FUEL_LEAN, "warm idle fuel trim", "%", _lean, None, 1.0, 15.0),
+        IndexSpec(FailureMode.FUEL_LEAN, "warm idle fuel trim", "%", _lean, None, 1.0, 15.0, absolute_limit=True),
         IndexSpec(FailureMode.MISFIRE, "worst cylinder's excess misfires", "σ", _misfire, None, 1.0, 10.0,
-                  fleet_prior=True),
-        IndexSpec(FailureMode.CATALYST, "rear/front O2 swing ratio", "ratio", _o2_ratio, None, 0.03, 0.5),
+                  fleet_prior=True, absolute_limit=True),
+        IndexSpec(FailureMode.CATALYST, "rear/front O2 swing ratio", "ratio", _o2_ratio, None, 0.03, 0.5,
+                  absolute_limit=True),
     )
 }  # fmt: skip

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from predict.catalog import FailureMode
 from store.db import make_engine
@@ -166,3 +166,20 @@ def test_dragging_a_card_follows_the_work_order_rules(page: Page, console: Conso
 
     card.drag_to(page.locator('[data-column="diagnosis"]'))
     expect(page.locator(f'[data-column="diagnosis"] [data-work-order-id="{order["id"]}"]')).to_be_visible()
+
+
+def test_an_alert_raised_past_the_textbook_limit_charts_the_limit(page: Page, console: Console) -> None:
+    engine = make_engine(console.db_url)
+    with engine.begin() as conn:
+        rows = conn.execute(select(alerts.c.id, alerts.c.evidence).where(alerts.c.store_id == console.store.store_id)
+                            .order_by(alerts.c.id).limit(2)).all()  # fmt: skip
+        ids = [r.id for r in rows]
+        conn.execute(update(alerts).where(alerts.c.id == ids[0]).values(evidence={**rows[0].evidence,
+                                                                                  "textbook_limit": 0.5}))  # fmt: skip
+    engine.dispose()
+    log_in(page, console, MANAGER)
+    for alert_id, shown in ((ids[0], 1), (ids[1], 0)):
+        page.goto(console.url(f"/console/alerts/{alert_id}"))
+        wait_ready(page)
+        expect(page.locator("#evidence-chart canvas")).to_be_visible()
+        expect(page.locator("#evidence-chart .u-legend", has_text="标准限值")).to_have_count(shown)

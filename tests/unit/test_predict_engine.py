@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
 from predict.catalog import FailureMode
 from predict.detect import ModeParams
-from predict.engine import COHORT_THRESHOLD_FACTOR, EVIDENCE_DAYS, Cohort, Engine, Finding
+from predict.engine import COHORT_THRESHOLD_FACTOR, EVIDENCE_DAYS, LIMIT_THRESHOLD_FACTOR, Cohort, Engine, Finding
 from predict.features import Features, Quality, VehicleDay
 from predict.model import Model, untrained
 from predict.modes import INDEXES
@@ -340,3 +341,36 @@ def test_a_car_that_reads_no_air_temperature_is_adjusted_for_the_season_by_its_m
     warm = {**days[-1].features, "cold_start_c": 70.0}
     covariate = INDEXES[FailureMode.CHARGING_SYSTEM].covariate
     assert covariate is not None and covariate(warm) is None
+
+
+def with_o2_ratio(vehicle_id: int, ratio: Callable[[int], float]) -> list[VehicleDay]:
+    """The store's fleet, with car `vehicle_id`'s rear/front O2 ratio set by `ratio(day)` (+ noise)."""
+    rng = random.Random(31)
+    days = fleet_days()
+    for i, vday in enumerate(days):
+        if vday.vehicle_id == vehicle_id:
+            n = (vday.day - D0).days
+            days[i] = VehicleDay(vehicle_id, vday.day, {**vday.features, "o2_ratio": ratio(n) + rng.gauss(0.0, 0.01)},
+                                 Quality.OK)  # fmt: skip
+    return days
+
+
+def test_a_catalyst_failing_from_the_first_days_is_found_once_past_the_textbook_limit() -> None:
+    # the dongle was fitted as the catalyst began to fail: its own baseline (days 0-29) spans 0.1 to 0.55,
+    # so against itself the ratio only drifts (z < 3), but it is past the textbook 0.5 and still rising
+    def failing(n: int) -> float:
+        return 0.1 + 0.45 * min(n, 30) / 30 + 0.003 * max(0, n - 30)
+
+    findings = [f for f in run(with_o2_ratio(3, failing)) if f.mode is FailureMode.CATALYST]
+    assert findings and {f.vehicle_id for f in findings} == {3}
+    first = min(findings, key=lambda f: f.day)
+    assert first.z < MODEL.mode(FailureMode.CATALYST).threshold  # not an alert against its own baseline alone
+    assert first.evidence["textbook_limit"] == 0.5 and first.evidence["baseline_from"] == "own"
+    assert first.evidence["threshold_z"] == pytest.approx(3.0 * LIMIT_THRESHOLD_FACTOR)
+    level = first.evidence["level"]
+    assert isinstance(level, float) and level >= 0.5
+
+
+def test_a_catalyst_that_always_read_past_the_limit_but_does_not_change_raises_nothing() -> None:
+    # odd sensors: a healthy car whose ratio has always been 0.6; the limit alone never raises an alert
+    assert [f for f in run(with_o2_ratio(3, lambda n: 0.6)) if f.mode is FailureMode.CATALYST] == []

@@ -65,6 +65,9 @@ function renderEvidence() {
     { label: t("alert.threshold"), values: flat(x, ev.baseline + (ev.threshold_z + shift) * ev.scale), colour: "#d1242f",
       dash: [8, 4] },
     { label: t("alert.trend"), values: trend, colour: "#8250df", width: 2 },
+    // raised past the textbook limit while halfway to the threshold against its own baseline
+    ...(ev.textbook_limit == null ? [] : [
+      { label: t("alert.textbook_limit"), values: flat(x, ev.textbook_limit), colour: "#57606a", dash: [1, 3] }]),
   ] });
   lineChart($("evidence-z-chart"), { x, height: 160, yLabel: "z", series: [
     { label: t("alert.z"), values: adjusted.map((v) => (v - ev.baseline) / ev.scale - shift), colour: "#1f6feb",
