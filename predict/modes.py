@@ -145,13 +145,29 @@ def _misfire(f: Features) -> float | None:
     return (worst - others) / math.sqrt(others + 1.0)
 
 
+O2_MIN_SECONDS = 300.0  # five minutes of readings make a day's O2 swing ratio
+O2_MIN_SAMPLES = 4  # and at least this many readings, whatever the dongle's rate
+
+
+def _sample_interval_s(f: Features) -> float | None:
+    """Seconds between the day's driving samples (1 at 1 Hz, 60 for a dongle read once a minute)."""
+    samples, minutes = _get(f, "driving_samples"), _get(f, "drive_min")
+    return 60.0 * minutes / samples if samples and minutes else None
+
+
+def _enough_o2(f: Features, count: str) -> bool:
+    """Five minutes' worth of O2 readings, so that a 1 Hz dongle and a once-a-minute one judge alike."""
+    n, interval = _get(f, count) or 0.0, _sample_interval_s(f)
+    return n >= O2_MIN_SAMPLES and interval is not None and n * interval >= O2_MIN_SECONDS
+
+
 def _o2_ratio(f: Features) -> float | None:
     """Rear/front O2 swing with the catalyst lit (minutes into a warm drive): a cold catalyst stores no
     oxygen and lets the rear sensor follow the front like a worn one, so short trips say nothing. Days
     kept before the lit ratio existed fall back to the warm-engine ratio."""
     if "o2_ratio_lit" in f:
-        return _get(f, "o2_ratio_lit") if (_get(f, "o2_lit_samples") or 0.0) >= 10 else None
-    return _get(f, "o2_ratio") if (_get(f, "o2_samples") or 0.0) >= 10 else None
+        return _get(f, "o2_ratio_lit") if _enough_o2(f, "o2_lit_samples") else None
+    return _get(f, "o2_ratio") if _enough_o2(f, "o2_samples") else None
 
 
 INDEXES: dict[FailureMode, IndexSpec] = {

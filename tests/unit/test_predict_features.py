@@ -144,6 +144,7 @@ def test_a_parked_day_with_battery_readings_is_still_worth_scoring() -> None:
 
 HEALTHY: Features = {
     "drive_min": 40.0,
+    "driving_samples": 80.0,  # one every 30 s
     "crank_sag_v": 1.6,
     "cold_start_c": 12.0,
     "air_c": 10.0,
@@ -302,6 +303,19 @@ def test_the_catalyst_index_reads_the_lit_ratio_and_only_old_days_fall_back_to_t
     assert index_of(FailureMode.CATALYST, lit_day) == pytest.approx(0.1)  # short trips' cold catalyst ignored
     assert INDEXES[FailureMode.CATALYST].index({**lit_day, "o2_ratio_lit": None, "o2_lit_samples": 0.0}) is None
     assert index_of(FailureMode.CATALYST, HEALTHY) == pytest.approx(0.1)  # a day kept before the lit ratio
+
+
+@pytest.mark.parametrize(
+    ("every_s", "lit_samples", "scored"),
+    [(1, 300, True), (1, 120, False), (30, 10, True), (30, 6, False), (60, 5, True), (60, 3, False), (120, 3, False)],
+)
+def test_the_catalyst_needs_five_minutes_of_lit_readings_at_any_sampling_rate(
+    every_s: int, lit_samples: int, scored: bool
+) -> None:
+    minutes = 40.0
+    day = {**HEALTHY, "drive_min": minutes, "driving_samples": minutes * 60 / every_s, "o2_ratio_lit": 0.1,
+           "o2_lit_samples": float(lit_samples)}  # fmt: skip
+    assert (INDEXES[FailureMode.CATALYST].index(day) is not None) is scored
 
 
 def test_warm_up_heat_per_kelvin_is_the_heat_from_50_to_80_degrees_over_30_kelvin() -> None:
