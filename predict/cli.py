@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -20,13 +20,14 @@ from predict import alerts
 from predict.backtest import Backtest
 from predict.catalog import FailureMode
 from predict.detect import BASELINE_SPAN_DAYS
-from predict.evaluation import Fault
+from predict.evaluation import Fault, Severity
 from predict.features import VehicleDay, load_days
 from predict.model import MODELS_DIR, Model, shipped
 from predict.modes import INDEXES
 from predict.service import LiveScorer, cohort_of_vehicles, replay, save_days, store_of_vehicles, stored_days
 from predict.train import TrainingFleet, merge_fleets, train
 from simulators.climate import CHINA
+from simulators.faults import InjectedFault, Progression
 from store.db import make_engine
 from store.tables import devices
 
@@ -151,7 +152,7 @@ def _training_fleet(url: str, truth: Path | None, span: tuple[date, date]) -> Tr
     try:
         with db.connect() as conn:
             days = stored_days(conn, first=span[0], last=span[1])
-            faults = _truth(conn, truth)[0] if truth else _label_faults(conn)
+            faults = _truth(conn, truth).faults if truth else _label_faults(conn)
             return TrainingFleet(days, faults, store_of_vehicles(conn), cohort_of_vehicles(conn))
     finally:
         db.dispose()
@@ -170,14 +171,15 @@ def backtest_command(
     Reads `vehicle_day_features` of the configured database: point PITCALL_DATABASE_URL at a database
     `pitcall eval` left behind (`<database>_eval`) to tune a detector against that fleet."""
     from predict.backtest import backtest
-    from predict.evaluation import missed, score_alerts
+    from predict.evaluation import missed, oracle_alerts, score_alerts
 
     model = _model(model_path)
     db = make_engine(ToolSettings().database_url)
     with db.connect() as conn:
         days = stored_days(conn, first=first.date() - timedelta(days=BASELINE_SPAN_DAYS), last=last.date())
         store_of, cohort_of = store_of_vehicles(conn), cohort_of_vehicles(conn)
-        faults, repaired_at = _truth(conn, truth)
+        truth_of = _truth(conn, truth)
+        faults, repaired_at = truth_of.faults, truth_of.repaired
     if not days:
         raise typer.BadParameter("no features kept for that range: run `pitcall eval` or `predict replay` first")
     started = time.monotonic()
@@ -185,14 +187,21 @@ def backtest_command(
     run = backtest(days, faults, repaired_at, model=model, store_of=store_of, cohort_of=cohort_of,
                    first=first.date(), last=last.date(), watch=watch)  # fmt: skip
     vehicles = len({d.vehicle_id for d in days})
-    scores = score_alerts(run.raised, faults, vehicles=vehicles, days=(last - first).days + 1)
+    span = {"vehicles": vehicles, "days": (last - first).days + 1}
+    scores = score_alerts(run.raised, faults, **span)
+    # the ceilings of the evaluation's table (`predict.evaluation.oracle_alerts`): first reading, severity 0.2
+    ceiling = score_alerts(oracle_alerts(days, truth_of.severity), faults, **span)
+    oracle = score_alerts(oracle_alerts(days, truth_of.severity, level=0.2), faults, **span)
     title = f"backtest with model {model.version}: {vehicles} vehicles, {len(days):,} vehicle-days"
     table = Table("mode", "alerts", "failures", "caught", "precision", "recall", "median lead d", "P10 lead d",
-                  "false /1000 veh-months", "median ETA error d", title=title)  # fmt: skip
+                  "false /1000 veh-months", "median ETA error d", "oracle caught: first reading / sev 0.2",
+                  "oracle median lead d", title=title)  # fmt: skip
     for mode, s in scores.items():
+        c, o = ceiling[mode], oracle[mode]
         table.add_row(mode.value if mode else "all modes", str(s.alerts), str(s.faults), str(s.caught),
                       *(_fmt(v) for v in (s.precision, s.recall, s.median_lead, s.p10_lead)),
-                      f"{s.false_per_1000_vm:.1f}", _fmt(s.median_eta_error))  # fmt: skip
+                      f"{s.false_per_1000_vm:.1f}", _fmt(s.median_eta_error), f"{c.caught} / {o.caught}",
+                      f"{_fmt(c.median_lead)} / {_fmt(o.median_lead)}")  # fmt: skip
     Console(width=160).print(table)
     console.print(f"replayed in {time.monotonic() - started:.1f} s; {run.suppressed} findings suppressed")
     if misses:
@@ -221,9 +230,16 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _truth(conn: Connection, path: Path) -> tuple[list[Fault], dict[tuple[int, FailureMode], datetime]]:
-    """The ground truth's faults of the registered cars, and when each part was replaced (the failure, if
-    the truth does not say)."""
+@dataclass(frozen=True)
+class _Truth:
+    faults: list[Fault]
+    repaired: dict[tuple[int, FailureMode], datetime]  # when each part was replaced
+    severity: list[tuple[Fault, Severity]]  # each fault's true damage over time (for the oracle)
+
+
+def _truth(conn: Connection, path: Path) -> _Truth:
+    """The ground truth's faults of the registered cars, when each part was replaced (the failure, if
+    the truth does not say), and how each fault progressed."""
     ids = {r.device_id: r.vehicle_id for r in conn.execute(select(devices.c.device_id, devices.c.vehicle_id))}
     items = [item for item in json.loads(path.read_text()) if item["device_id"] in ids]
     faults = [
@@ -233,7 +249,12 @@ def _truth(conn: Connection, path: Path) -> tuple[list[Fault], dict[tuple[int, F
     ]  # fmt: skip
     repaired = {(ids[i["device_id"]], FailureMode(i["mode"])): datetime.fromisoformat(i["repaired"] or i["failure"])
                 for i in items}  # fmt: skip
-    return faults, repaired
+    injected = [
+        InjectedFault(f.mode, f.onset, f.failure, Progression(i["progression"]), i.get("cylinder"),
+                      repaired[(f.vehicle_id, f.mode)])
+        for f, i in zip(faults, items, strict=True)
+    ]  # fmt: skip
+    return _Truth(faults, repaired, [(f, fault.severity) for f, fault in zip(faults, injected, strict=True)])
 
 
 def _label_faults(conn: Connection) -> list[Fault]:

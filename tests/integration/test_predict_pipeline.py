@@ -493,3 +493,6 @@ def test_the_in_memory_backtest_raises_what_the_database_replay_raises(loaded: L
     scores = score_alerts(run.raised, faults, vehicles=len(store_of), days=PLAN.days)[None]
     assert all_modes is not None, result.stdout
     assert tuple(map(int, all_modes.groups())) == (len(run.raised), scores.faults, scores.caught)
+    oracle = re.search(r"all modes.*│\s*(\d+) / (\d+)\s*│", result.stdout)  # caught: first reading / severity 0.2
+    assert oracle is not None, result.stdout
+    assert scores.faults >= int(oracle[1]) >= max(scores.caught, int(oracle[2]))
