@@ -13,7 +13,7 @@ from bisect import insort
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from predict.catalog import CATALOG, FailureMode, confirms
 from predict.detect import (
@@ -222,11 +222,7 @@ class Engine:
             for p in self.points[(vehicle_id, mode)]
             if 0 <= (s.day - p.day).days < EVIDENCE_DAYS
         ]
-        vday = self.days[(vehicle_id, s.day)]
-        last_epoch = vday.features.get("last_epoch")
-        observed = (
-            datetime.fromtimestamp(last_epoch, UTC) if last_epoch else datetime.combine(s.day, datetime.min.time(), UTC)
-        )
+        observed = self.days[(vehicle_id, s.day)].data_time
         evidence: dict[str, object] = {
             "signal": spec.name,
             "unit": spec.unit,

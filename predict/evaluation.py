@@ -205,23 +205,17 @@ def oracle_alerts(
     """A ceiling, not a method (see the module docstring): per fault, an alert at the data time of the
     first valid day of its mode from 3 days before onset on which its severity had reached `level`.
     At level 0 that is the first reading in the window: no detector catches more, or earlier."""
-    valid: dict[tuple[int, FailureMode], list[tuple[datetime, date]]] = defaultdict(list)
+    valid: dict[tuple[int, FailureMode], list[datetime]] = defaultdict(list)
     for vday in days:
         if vday.quality is Quality.GARBAGE:
             continue
         for mode, spec in INDEXES.items():
             if spec.index(vday.features) is not None:
-                valid[(vday.vehicle_id, mode)].append((_data_time(vday), vday.day))
+                valid[(vday.vehicle_id, mode)].append(vday.data_time)
     out = []
     for fault, severity in faults:
-        for at, _ in sorted(valid[(fault.vehicle_id, fault.mode)]):
+        for at in sorted(valid[(fault.vehicle_id, fault.mode)]):
             if at >= fault.onset - EARLY and severity(at) >= level:
                 out.append(RaisedAlert(fault.vehicle_id, fault.mode, at))
                 break
     return out
-
-
-def _data_time(vday: VehicleDay) -> datetime:
-    """When the day's last sample was taken (what an alert raised on it records), else the day's end."""
-    last_epoch = vday.features.get("last_epoch")
-    return datetime.fromtimestamp(last_epoch, UTC) if last_epoch else _end_of(vday.day)

@@ -46,6 +46,13 @@ class VehicleDay:
     dtc_pending: tuple[str, ...] = ()
     dtc_stored: tuple[str, ...] = ()
 
+    @property
+    def data_time(self) -> datetime:
+        """When the day's last sample was taken (the `observed_at` of an alert raised on it), else the start
+        of the day (UTC) for a day kept without one."""
+        last_epoch = self.features.get("last_epoch")
+        return datetime.fromtimestamp(last_epoch, UTC) if last_epoch else datetime.combine(self.day, time.min, UTC)
+
 
 PIDS = (
     "RPM", "COOLANT_TEMP", "ELM_VOLTAGE", "LONG_FUEL_TRIM_1", "SHORT_FUEL_TRIM_1", "SPEED", "ENGINE_LOAD",

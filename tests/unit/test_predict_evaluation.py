@@ -216,6 +216,11 @@ def test_fixed_threshold_reads_the_textbook_quantity_not_the_detectors_index() -
 # --- the oracle (a ceiling) ----------------------------------------------------------------------------
 
 
+def start_of(n: int) -> datetime:
+    """The data time of a day kept without its last sample's time."""
+    return datetime.combine(D0 + timedelta(days=n), time.min, UTC)
+
+
 def linear_damage(when: datetime) -> float:
     """FAULT's severity growing linearly from onset (day 0, noon) to failure (day 30, noon)."""
     return min(1.0, max(0.0, (when - ONSET) / (FAILURE - ONSET)))
@@ -223,12 +228,12 @@ def linear_damage(when: datetime) -> float:
 
 def test_the_oracle_alerts_on_the_first_reading_from_three_days_before_onset() -> None:
     days = [vday(n, sag(2.0)) for n in (-10, -2, 1, 5)]  # driven long before onset, just before, then days 1, 5
-    assert oracle_alerts(days, [(FAULT, linear_damage)]) == [RaisedAlert(1, BATTERY, end_of(-2))]
-    assert oracle_alerts(days, [(FAULT, linear_damage)], level=0.01) == [RaisedAlert(1, BATTERY, end_of(1))]
-    # a fifth of the way to failure is day 6, but the car is next driven on day 5 (0.18), then never
+    assert oracle_alerts(days, [(FAULT, linear_damage)]) == [RaisedAlert(1, BATTERY, start_of(-2))]
+    assert oracle_alerts(days, [(FAULT, linear_damage)], level=0.01) == [RaisedAlert(1, BATTERY, start_of(1))]
+    # a fifth of the way to failure is day 6, but the car is next driven on day 5 (0.15), then never
     assert oracle_alerts(days, [(FAULT, linear_damage)], level=0.2) == []
     later = [*days, vday(12, sag(2.0))]
-    assert oracle_alerts(later, [(FAULT, linear_damage)], level=0.2) == [RaisedAlert(1, BATTERY, end_of(12))]
+    assert oracle_alerts(later, [(FAULT, linear_damage)], level=0.2) == [RaisedAlert(1, BATTERY, start_of(12))]
 
 
 def test_the_oracle_alerts_at_the_data_time_of_the_days_last_sample() -> None:
@@ -244,11 +249,11 @@ def test_the_oracle_needs_a_valid_reading_of_the_mode_on_a_good_day() -> None:
         vday(3, sag(2.0), vehicle_id=2),  # another car
         vday(4, sag(2.0)),
     ]
-    assert oracle_alerts(days, [(FAULT, linear_damage)]) == [RaisedAlert(1, BATTERY, end_of(4))]
+    assert oracle_alerts(days, [(FAULT, linear_damage)]) == [RaisedAlert(1, BATTERY, start_of(4))]
 
 
 def test_the_oracle_of_a_car_not_driven_before_failure_catches_nothing() -> None:
-    days = [vday(-20, sag(2.0)), vday(29, sag(2.0))]  # parked from before onset to the day before failure
+    days = [vday(-20, sag(2.0)), vday(30, sag(2.0))]  # parked from before onset to the day of failure
     raised = oracle_alerts(days, [(FAULT, linear_damage)])
     scores = score_alerts(raised, [FAULT], vehicles=VEHICLES, days=DAYS)[BATTERY]
     assert (scores.caught, scores.true_alerts, scores.false_alerts) == (0, 1, 0)
