@@ -368,7 +368,7 @@ def test_auto_propose_only_for_critical_alerts_of_stores_that_ask(world: World, 
 )
 def test_refused_requests_say_why(world: World, change: dict[str, Any], status: int, problem: str | None) -> None:
     a, monday = world.stores["A"], next_monday()
-    when = {"sunday": at(monday - timedelta(days=1), 10), "evening": at(monday, 17, 45),
+    when = {"sunday": at(monday + timedelta(days=6), 10), "evening": at(monday, 17, 45),
             "past": datetime.now(UTC) - timedelta(hours=1), "beyond": at(monday + timedelta(days=28), 10)}  # fmt: skip
     body = booking_body(a, at(monday, 10))
     if change.get("technician_id") == 1:
