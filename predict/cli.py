@@ -86,7 +86,7 @@ def run_command(
     once: bool = False,
     model_path: ModelOption = None,
 ) -> None:
-    """Score new data as it lands: every cycle, the last two local days of every vehicle."""
+    """Score new data as it lands: every cycle, today of every vehicle, and yesterday where late data arrived."""
     model = _model(model_path)
     db = make_engine(ToolSettings().database_url)
     scorer = LiveScorer(model)

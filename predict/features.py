@@ -258,6 +258,36 @@ def load_days(conn: Connection, *, first: date, last: date, vehicle_ids: list[in
     return days
 
 
+INPUTS_SQL = f"""
+SELECT t.vehicle_id, count(*) AS n, 'samples' AS kind
+FROM telemetry t JOIN vehicles v ON v.id = t.vehicle_id JOIN stores st ON st.id = v.store_id
+WHERE t.ts >= :since AND t.ts < :until
+  AND t.ts AT TIME ZONE st.timezone >= CAST(:day AS timestamp)
+  AND t.ts AT TIME ZONE st.timezone < CAST(:day AS timestamp) + interval '{24 + TRIP_LEAD_IN_H} hours'
+GROUP BY t.vehicle_id
+UNION ALL
+SELECT d.vehicle_id, count(*), 'dtcs'
+FROM dtc_events d JOIN vehicles v ON v.id = d.vehicle_id JOIN stores st ON st.id = v.store_id
+WHERE d.ts >= :since AND d.ts < :until AND (d.ts AT TIME ZONE st.timezone)::date = :day
+GROUP BY d.vehicle_id
+"""
+
+DayInputs = dict[int, tuple[int, int]]  # vehicle id -> (samples, DTC reports) a day's features are computed from
+
+
+def day_inputs(conn: Connection, *, day: date) -> DayInputs:
+    """How many samples (the local day and the hours its last trips run into) and DTC reports each vehicle
+    has for `day`: ingest only adds rows (duplicates are dropped), so an unchanged count means unchanged
+    features, and the live service need not recompute them."""
+    since = datetime.combine(day, time.min, UTC) - LATEST_UTC_OFFSET
+    until = datetime.combine(day + timedelta(days=1), time.min, UTC) - EARLIEST_UTC_OFFSET
+    params = {"day": day, "since": since, "until": until + timedelta(hours=TRIP_LEAD_IN_H)}
+    counts: dict[int, dict[str, int]] = {}
+    for vehicle_id, n, kind in conn.execute(text(INPUTS_SQL), params):
+        counts.setdefault(vehicle_id, {})[kind] = n
+    return {v: (c.get("samples", 0), c.get("dtcs", 0)) for v, c in counts.items()}
+
+
 def data_days(days: Iterable[VehicleDay], *, last: date) -> Iterator[tuple[date, list[VehicleDay]]]:
     """Walk the calendar from the earliest vehicle-day to `last`, one data day at a time, with the
     vehicle-days of each (none on a day without data): how replay, backtest and training feed an engine."""

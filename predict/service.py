@@ -24,7 +24,7 @@ from predict.detect import BASELINE_SPAN_DAYS
 from predict.dtc_kb import Severity
 from predict.engine import Cohort, Finding, operation_for
 from predict.engine import Engine as ScoringEngine
-from predict.features import Quality, VehicleDay, data_days, load_days
+from predict.features import DayInputs, Quality, VehicleDay, data_days, day_inputs, load_days
 from predict.model import Model
 from store.tables import alerts as alerts_table
 from store.tables import vehicle_day_features, vehicles
@@ -185,25 +185,37 @@ def _score_and_publish(
 class LiveScorer:
     """The running service's state: the scoring engine stays warm between cycles.
 
-    The first cycle reads the kept history (150 days of daily features) once; every cycle after
-    computes the features of the last two local days from the raw samples (late data included),
-    keeps them, and scores both days. New vehicles are picked up at each cycle."""
+    The first cycle reads the kept history (150 days of daily features) once; every cycle computes the
+    features of today from the raw samples and keeps them, and those of yesterday for the vehicles whose
+    samples or DTC reports for it changed since they were last computed (late data after an offline
+    gap, a trip that ran past midnight; `day_inputs`): all of them on the first cycle. Today is scored,
+    and yesterday too when any of its features changed. New vehicles are picked up at each cycle."""
 
     model: Model
     engine: ScoringEngine | None = None
+    inputs: dict[date, DayInputs] = field(default_factory=dict)  # what each day's kept features were computed from
 
     def cycle(self, db: Engine, *, today: date) -> ReplayStats:
         stats = ReplayStats()
         clock = _PhaseClock()
+        yesterday = today - timedelta(days=1)
         with db.begin() as conn:
             store_of = store_of_vehicles(conn)
             cohort_of = cohort_of_vehicles(conn)
-            fresh = load_days(conn, first=today - timedelta(days=1), last=today)
+            now = {day: day_inputs(conn, day=day) for day in (yesterday, today)}  # before the features: see below
+            clock.lap("inputs")
+            late = self._changed(yesterday, now[yesterday])
+            fresh = load_days(conn, first=today, last=today)
+            if late is None or late:
+                fresh += load_days(conn, first=yesterday, last=yesterday, vehicle_ids=late)
             clock.lap("features")
             save_days(conn, fresh)
             clock.lap("keep")
             history = [] if self.engine else stored_days(conn, first=today - timedelta(BASELINE_SPAN_DAYS), last=today)
             clock.lap("history")
+        # counted before the features were computed: a row that landed in between is counted next time and
+        # its day computed again, never the other way round
+        self.inputs = now
         if self.engine is None:
             self.engine = ScoringEngine(self.model, store_of)
         self.engine.store_of = store_of
@@ -211,13 +223,21 @@ class LiveScorer:
         for vday in [*history, *fresh]:
             self.engine.add(vday)
         clock.lap("engine")
-        for day in (today - timedelta(days=1), today):
+        for day in (yesterday, today) if late is None or late else (today,):
             _score_and_publish(db, self.engine, day, self.model, store_of, stats, None)
         clock.lap("score")
         stats.vehicle_days = len(fresh)
         stats.phases = clock.laps
         log.info("cycle for %s: %d vehicle-days; %s", today, len(fresh), clock)
         return stats
+
+    def _changed(self, day: date, now: DayInputs) -> list[int] | None:
+        """The vehicles whose inputs for `day` differ from when its features were last computed; None when
+        they never were by this process (its first cycle, or a day it has not seen as today)."""
+        before = self.inputs.get(day)
+        if before is None:
+            return None
+        return sorted(v for v, counts in now.items() if before.get(v) != counts)
 
 
 class _PhaseClock:

@@ -3,10 +3,12 @@
 Setup (not timed): a seeded fleet of `distinct` simulated cars is loaded with its history (COPY), its
 daily features are computed, then both are replicated in SQL until the store holds `vehicles` cars:
 every copy gets the last day's raw samples and the kept daily features of the days before, as a live
-deployment has after `pitcall predict run` has been going for a while. Timed: one cycle of the live
-service (`predict.service.score_latest`): features of the last two days from the raw samples of every
-vehicle, history read back, scores and alerts. The baseline measured in the same run is a plain
-`count(*)` over the same day's raw samples (the least any scoring must read).
+deployment has after `pitcall predict run` has been going for a while. Timed: cycles of the live
+service (`predict.service.LiveScorer`). The first computes the features of the last two days from the raw
+samples of every vehicle, reads the history back, scores both days and raises alerts; later ones (the
+target) compute and score today, and yesterday only for vehicles whose data for it changed (none here:
+the steady state between late deliveries). The baseline measured in the same run is a plain `count(*)`
+over the two days' raw samples (the least any scoring must read).
 """
 
 from __future__ import annotations

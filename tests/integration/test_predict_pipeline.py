@@ -366,6 +366,44 @@ def test_the_live_service_scores_the_newest_days(loaded: LoadedFleet) -> None:
     assert kept == LAST
 
 
+def test_the_live_service_recomputes_yesterday_only_for_late_data(loaded: LoadedFleet) -> None:
+    """Every cycle computes today; yesterday again only for the vehicles whose samples or DTC reports for
+    it changed since (late data after an offline gap): the steady-state cycle is one day's work."""
+    from predict.service import LiveScorer
+
+    url = loaded.copy()
+    db = make_engine(url)
+    replay(db, first=PLAN.start, last=LAST - timedelta(days=2), model=shipped())
+    scorer = LiveScorer(shipped())
+    with db.connect() as conn:
+        today_cars = conn.scalar(text("SELECT count(DISTINCT vehicle_id) FROM telemetry WHERE ts >= :t"),
+                                 {"t": datetime.combine(LAST, time.min, SHANGHAI)})  # fmt: skip
+        vehicle_id, device_id = conn.execute(text("SELECT vehicle_id, device_id FROM devices LIMIT 1")).one()
+    first = scorer.cycle(db, today=LAST)
+    assert first.vehicle_days > today_cars and first.days == 2  # both days, every vehicle
+    quiet = scorer.cycle(db, today=LAST)
+    assert (quiet.vehicle_days, quiet.days) == (today_cars, 1)  # nothing new for yesterday: today only
+
+    def kept_samples() -> float:
+        with db.connect() as conn:
+            kept = vehicle_day_features.c
+            row = conn.execute(select(kept.features).where(
+                (kept.vehicle_id == vehicle_id) & (kept.day == LAST - timedelta(days=1)))).scalar_one()  # fmt: skip
+        return float(row["samples"])
+
+    before = kept_samples()
+    late = datetime.combine(LAST - timedelta(days=1), time(3), SHANGHAI)  # parked at 3 a.m., delivered late
+    with db.begin() as conn:
+        conn.execute(
+            text("INSERT INTO telemetry (ts, vehicle_id, device_id, seq, pids) VALUES (:ts, :v, :d, :s, :p)"),
+            {"ts": late, "v": vehicle_id, "d": device_id, "s": 10**9, "p": json.dumps({"ELM_VOLTAGE": 12.5})},
+        )
+    after_gap = scorer.cycle(db, today=LAST)
+    assert (after_gap.vehicle_days, after_gap.days) == (today_cars + 1, 2)  # that vehicle's yesterday, rescored
+    assert kept_samples() == before + 1
+    assert scorer.cycle(db, today=LAST).vehicle_days == today_cars
+
+
 def test_train_from_ground_truth_writes_a_versioned_model(loaded: LoadedFleet, tmp_path: Path) -> None:
     url = loaded.copy()
     replay(make_engine(url), first=PLAN.start, last=LAST, model=shipped())
