@@ -204,9 +204,10 @@ class LiveScorer:
             cohort_of = cohort_of_vehicles(conn)
             now = {day: day_inputs(conn, day=day) for day in (yesterday, today)}  # before the features: see below
             clock.lap("inputs")
-            late = self._changed(yesterday, now[yesterday])
+            late = self._changed(yesterday, now[yesterday])  # None: every vehicle
+            redo_yesterday = late is None or bool(late)
             fresh = load_days(conn, first=today, last=today)
-            if late is None or late:
+            if redo_yesterday:
                 fresh += load_days(conn, first=yesterday, last=yesterday, vehicle_ids=late)
             clock.lap("features")
             save_days(conn, fresh)
@@ -223,7 +224,7 @@ class LiveScorer:
         for vday in [*history, *fresh]:
             self.engine.add(vday)
         clock.lap("engine")
-        for day in (yesterday, today) if late is None or late else (today,):
+        for day in (yesterday, today) if redo_yesterday else (today,):
             _score_and_publish(db, self.engine, day, self.model, store_of, stats, None)
         clock.lap("score")
         stats.vehicle_days = len(fresh)
