@@ -33,6 +33,10 @@ BASELINE_LAG_DAYS = 7
 BASELINE_SPAN_DAYS = 150
 BASELINE_MAX_DAYS = 30
 MIN_BASELINE_DAYS = 8
+# The robust spread of 8-14 days is itself a noisy estimate (a car's first two weeks can be tight by chance,
+# then its ordinary wander reads as a fault): until its baseline has this many days, a car's scale is at
+# least the typical car's of its cohort (else of its store: `Engine._typical_spreads`).
+YOUNG_BASELINE_DAYS = 15
 RECENT_DAYS = 3
 RECENT_WINDOW = timedelta(days=21)  # a car driven once a week still gets scored on its driving days
 
@@ -94,6 +98,7 @@ class Score:
     persistent: bool
     trend_per_day: float | None  # z units per day over the last two weeks
     baseline_from: str = "own"  # "own": the vehicle's earliest valid days; else the `Prior.source` used
+    own_spread: float = 0.0  # the own baseline's spread (floored), before the young-baseline minimum: what cohorts pool
     past_limit: bool = False  # the level is also past the index's textbook limit (`IndexSpec.absolute_limit`)
 
 
@@ -116,10 +121,13 @@ def score(
     floor: float,
     presorted: bool = False,
     prior: Prior | None = None,
+    typical_spread: float | None = None,
 ) -> Score | None:
     """Score a vehicle's mode on `day` from its points (days <= `day` are used). `presorted`: the points
     are in day order already (the engine keeps them so; 10,000 vehicles x 7 modes are scored a day).
-    The baseline is the vehicle's own, else the model's fleet prior, else `prior` (its cohort's)."""
+    The baseline is the vehicle's own, else the model's fleet prior, else `prior` (its cohort's).
+    `typical_spread`: the typical car's own day-to-day spread (its cohort's, else its store's), the least
+    scale a young own baseline (fewer than `YOUNG_BASELINE_DAYS`) is given."""
     ordered = points if presorted else sorted(points, key=point_day)
     history = ordered[: bisect_right(ordered, day, key=point_day)]
     first = bisect_left(history, day - timedelta(days=BASELINE_SPAN_DAYS), key=point_day)
@@ -130,12 +138,14 @@ def score(
         return None
     if len(base) >= MIN_BASELINE_DAYS:
         centre = statistics.median(base)
-        spread = 1.4826 * statistics.median(abs(v - centre) for v in base)
+        own = spread = 1.4826 * statistics.median(abs(v - centre) for v in base)
+        if typical_spread is not None and len(base) < YOUNG_BASELINE_DAYS:
+            spread = max(own, typical_spread)
         source = "own"
     elif params.prior_centre is not None and params.prior_scale is not None:
-        centre, spread, source = params.prior_centre, params.prior_scale, "fleet"
+        centre, own, spread, source = params.prior_centre, 0.0, params.prior_scale, "fleet"
     elif prior is not None:
-        centre, spread, source = prior.centre, prior.scale, prior.source
+        centre, own, spread, source = prior.centre, 0.0, prior.scale, prior.source
     else:
         return None
     scale = max(spread, floor)
@@ -144,7 +154,7 @@ def score(
     z = (level - centre) / scale
     persistent = sum((v - centre) / scale >= params.threshold / 2 for v in values) >= 2
     trend = _trend(history, day, params, centre, scale)
-    return Score(day, z, level, centre, scale, persistent, trend, source)
+    return Score(day, z, level, centre, scale, persistent, trend, source, own_spread=max(own, floor))
 
 
 def against_prior(s: Score, prior: Prior, *, floor: float) -> Score:

@@ -9,6 +9,7 @@ never as faults. Replay and the live service share this code, so history replays
 from __future__ import annotations
 
 import math
+import statistics
 from bisect import insort
 from collections import defaultdict
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from datetime import date, datetime
 
 from predict.catalog import CATALOG, FailureMode, confirms
 from predict.detect import (
+    MIN_COHORT_CARS,
     Point,
     Prior,
     Score,
@@ -122,7 +124,8 @@ class Engine:
         """Every (vehicle, mode) score on `day` with its store-adjusted z (training reads these too)."""
         out: dict[tuple[int, FailureMode], tuple[float, Score]] = {}
         for mode in INDEXES:
-            scores, waiting, comparable = self._own_scores(mode, day)
+            typical = self._typical_spreads(mode) if INDEXES[mode].cohort_prior else {}
+            scores, waiting, comparable = self._own_scores(mode, day, typical)
             priors = self._cohort_priors(mode) if waiting or comparable else {}
             for vehicle_id, history in waiting:  # no baseline of their own yet: their cohort's
                 if (s := self._against_cohort(mode, vehicle_id, history, day, priors)) is not None:
@@ -136,7 +139,7 @@ class Engine:
         return out
 
     def _own_scores(
-        self, mode: FailureMode, day: date
+        self, mode: FailureMode, day: date, typical: dict[object, float]
     ) -> tuple[dict[int, Score], list[tuple[int, list[Point]]], set[int]]:
         """Score every vehicle with data on `day` against its own baseline (or the model's fleet prior).
         Return the scores, the vehicles that have no baseline yet but a cohort (with their history), and
@@ -150,7 +153,8 @@ class Engine:
                 continue
             since = self.repaired.get((vehicle_id, mode))
             history = pts if since is None else [p for p in pts if p.day > since]
-            s = score(history, day, params, floor=spec.floor, presorted=True)
+            spread = typical.get(self.cohort_of.get(vehicle_id), typical.get(self.store_of.get(vehicle_id)))
+            s = score(history, day, params, floor=spec.floor, presorted=True, typical_spread=spread)
             if s is None:
                 if spec.cohort_prior and vehicle_id in self.cohort_of:
                     waiting.append((vehicle_id, history))
@@ -159,7 +163,7 @@ class Engine:
             # a car whose air temperature is not read has unadjusted values: not comparable with its cohort
             cohort_ready = spec.cohort_prior and (spec.covariate is None or history[-1].covariate is not None)
             if s.baseline_from == "own" and cohort_ready:
-                self.baselines[(vehicle_id, mode)] = (s.baseline, s.scale)
+                self.baselines[(vehicle_id, mode)] = (s.baseline, s.own_spread)
                 comparable.add(vehicle_id)
         return scores, waiting, comparable
 
@@ -201,6 +205,18 @@ class Engine:
             if m is mode and (cohort := self.cohort_of.get(vehicle_id)) is not None:
                 by_cohort[cohort].append(baseline)
         return {cohort: prior for cohort, bs in by_cohort.items() if (prior := cohort_prior(bs)) is not None}
+
+    def _typical_spreads(self, mode: FailureMode) -> dict[object, float]:
+        """The typical car's own day-to-day spread of the index, by cohort and, for a car without one, by store
+        (the median of the kept own baselines' spreads, from `MIN_COHORT_CARS` cars)."""
+        by_key: dict[object, list[float]] = defaultdict(list)
+        for (vehicle_id, m), (_, spread) in self.baselines.items():
+            if m is mode:
+                if (cohort := self.cohort_of.get(vehicle_id)) is not None:
+                    by_key[cohort].append(spread)
+                if (store := self.store_of.get(vehicle_id)) is not None:
+                    by_key[store].append(spread)
+        return {key: statistics.median(s) for key, s in by_key.items() if len(s) >= MIN_COHORT_CARS}
 
     def _cohort_shifts(self, scores: dict[int, Score]) -> dict[int, float]:
         by_store: dict[int, dict[int, float]] = defaultdict(dict)

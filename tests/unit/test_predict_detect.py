@@ -11,6 +11,7 @@ import pytest
 from predict.detect import (
     MIN_BASELINE_DAYS,
     MIN_COHORT_CARS,
+    YOUNG_BASELINE_DAYS,
     ModeParams,
     Point,
     Prior,
@@ -145,6 +146,22 @@ def test_the_scale_never_goes_below_the_floor() -> None:
 def test_a_noisy_car_gets_a_wider_scale_than_the_floor() -> None:
     s = scored(noisy(60, noise=0.3), 59)
     assert s.scale > 3 * FLOOR
+
+
+def test_a_young_baseline_is_given_at_least_the_typical_spread_until_it_has_enough_days() -> None:
+    flat = [Point(day(n), 1.0 + 0.001 * (n % 2), None) for n in range(40)]
+    bump = [Point(day(n), 1.3, None) for n in (40, 41, 42)]
+    young = flat[36 - MIN_BASELINE_DAYS :] + bump  # on day 42 a baseline of MIN_BASELINE_DAYS days (up to day 35)
+    s = score(young, day(42), PARAMS, floor=FLOOR, typical_spread=0.2)
+    assert s is not None and s.scale == pytest.approx(0.2) and s.z == pytest.approx(1.5, abs=0.01)
+    assert s.own_spread == FLOOR  # what the cohort pools stays the car's own
+    assert scored(young, 42).z == pytest.approx(5.0, abs=0.05)  # without it: the floor
+    mature = flat[36 - YOUNG_BASELINE_DAYS :] + bump  # a baseline of YOUNG_BASELINE_DAYS days
+    s = score(mature, day(42), PARAMS, floor=FLOOR, typical_spread=0.2)
+    assert s is not None and s.scale == FLOOR  # its own spread, however tight
+    wide = score(young[:-3] + [Point(day(n), 3.0, None) for n in (40, 41, 42)], day(42), PARAMS, floor=FLOOR,
+                 typical_spread=0.01)  # fmt: skip
+    assert wide is not None and wide.scale == FLOOR  # never below the floor or the car's own spread
 
 
 def test_the_baseline_comes_from_the_earliest_days_so_a_slow_fault_does_not_hide_itself() -> None:

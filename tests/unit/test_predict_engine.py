@@ -374,3 +374,32 @@ def test_a_catalyst_failing_from_the_first_days_is_found_once_past_the_textbook_
 def test_a_catalyst_that_always_read_past_the_limit_but_does_not_change_raises_nothing() -> None:
     # odd sensors: a healthy car whose ratio has always been 0.6; the limit alone never raises an alert
     assert [f for f in run(with_o2_ratio(3, lambda n: 0.6)) if f.mode is FailureMode.CATALYST] == []
+
+
+def young_tight_newcomer(seed: int) -> list[VehicleDay]:
+    """A store whose cars' cranking sag wanders by a quarter from day to day (cold mornings, short hops). The
+    newcomer, fitted on day 20, sagged the same 1.6 V on each of its first eight days by chance, then wanders
+    like the rest; it is scored until day 40, while its baseline has fewer than 15 days."""
+    rng = random.Random(seed)
+    days = []
+    for n in range(DAYS):
+        for vehicle_id in [*FLEET, NEWCOMER]:
+            if vehicle_id == NEWCOMER and not 20 <= n <= 40:
+                continue
+            features = healthy(vehicle_id, n, rng)
+            wander = 0.004 if vehicle_id == NEWCOMER and n < 28 else 0.25
+            features["crank_sag_v"] = 1.6 * math.exp(rng.gauss(0.0, wander))
+            features["cold_start_c"] = 8.0
+            days.append(VehicleDay(vehicle_id, day(n), features, Quality.OK))
+    return days
+
+
+def test_a_young_baseline_that_happened_to_be_tight_is_no_tighter_than_its_cohorts_typical_car() -> None:
+    fleets = [young_tight_newcomer(seed) for seed in range(10)]
+    # alone in its store and without a cohort, eight tight days are its whole yardstick: its ordinary
+    # wander alerts on several of these fleets
+    alone = [run(days, store_of={**STORE, NEWCOMER: 99}) for days in fleets]
+    assert sum(any(f.vehicle_id == NEWCOMER for f in findings) for findings in alone) >= 3
+    # with a cohort (or a store of five cars) its scale is at least the typical car's: never
+    for findings in [run_cohort(days, COHORT) for days in fleets] + [run_cohort(days, {}) for days in fleets]:
+        assert not any(f.vehicle_id == NEWCOMER for f in findings)
