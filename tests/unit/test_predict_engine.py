@@ -403,3 +403,16 @@ def test_a_young_baseline_that_happened_to_be_tight_is_no_tighter_than_its_cohor
     # with a cohort (or a store of five cars) its scale is at least the typical car's: never
     for findings in [run_cohort(days, COHORT) for days in fleets] + [run_cohort(days, {}) for days in fleets]:
         assert not any(f.vehicle_id == NEWCOMER for f in findings)
+
+
+def test_a_young_car_lends_its_cohort_its_own_spread_not_the_widened_one() -> None:
+    # pooling the widened scale would ratchet the cohort's typical spread up with every young car
+    engine = Engine(MODEL, {**STORE, NEWCOMER: 10}, cohort_of=COHORT)
+    for n in range(41):
+        for vday in (d for d in young_tight_newcomer(0) if d.day == day(n)):
+            engine.add(vday)
+        engine.score_day(day(n))
+    scores = engine.all_scores(day(40))
+    _, s = scores[(NEWCOMER, FailureMode.BATTERY)]
+    assert s.scale > 2 * INDEXES[FailureMode.BATTERY].floor  # widened to the cohort's typical car
+    assert engine.baselines[(NEWCOMER, FailureMode.BATTERY)][1] == INDEXES[FailureMode.BATTERY].floor  # pooled: own
