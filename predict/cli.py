@@ -58,6 +58,12 @@ def replay_command(
         f"{stats.days} days, {stats.vehicle_days} vehicle-days: {stats.opened} alerts opened, {stats.updated} updated,"
         f" {stats.suppressed} suppressed; data-quality issues on vehicles {sorted(stats.garbage_vehicles) or 'none'}"
     )
+    if stats.scoring_errors:
+        unscored = sorted({e.vehicle_id for e in stats.scoring_errors})
+        console.print(
+            f"[yellow]{len(stats.scoring_errors)} vehicle-mode-days could not be scored (logged), "
+            f"vehicles {unscored}; every other vehicle was scored[/yellow]"
+        )
 
 
 @predict_app.command("features")
@@ -96,7 +102,8 @@ def run_command(
         stats = scorer.cycle(db, today=today)
         console.print(
             f"{datetime.now(UTC):%H:%M:%S} scored {stats.vehicle_days} vehicle-days in "
-            f"{time.monotonic() - started:.1f}s: {stats.opened} opened, {stats.updated} updated"
+            f"{time.monotonic() - started:.1f}s: {stats.opened} opened, {stats.updated} updated, "
+            f"{len(stats.scoring_errors)} vehicle-modes not scored (logged)"
         )
         if once:
             return

@@ -8,6 +8,7 @@ never as faults. Replay and the live service share this code, so history replays
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 from bisect import insort
@@ -34,7 +35,11 @@ from predict.features import Quality, VehicleDay
 from predict.model import Model
 from predict.modes import INDEXES
 
+log = logging.getLogger(__name__)
 EVIDENCE_DAYS = 30
+# No index or covariate of any mode comes near this; a value past it is a broken feature, kept out of every
+# baseline (so that arithmetic on it cannot overflow and one car's garbage cannot reach the others' scores).
+MAX_ABS_VALUE = 1e6
 
 
 DTC_LOOKBACK_DAYS = 14
@@ -62,6 +67,31 @@ class Finding:
     evidence: dict[str, object]
 
 
+@dataclass(frozen=True, slots=True)
+class ScoringError:
+    """One vehicle and mode that could not be scored on a day: logged and counted, the others go on."""
+
+    vehicle_id: int
+    mode: FailureMode
+    day: date
+    error: str
+
+
+def logistic(x: float) -> float:
+    """1 / (1 + e^-x) without overflow for any finite or infinite x (NaN gives 0.5: no information)."""
+    if math.isnan(x):
+        return 0.5
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _physical(value: float | None) -> float | None:
+    """The value if it is a finite number of a plausible size, else None."""
+    return value if value is not None and math.isfinite(value) and abs(value) <= MAX_ABS_VALUE else None
+
+
 @dataclass
 class Engine:
     model: Model
@@ -75,6 +105,17 @@ class Engine:
     cohort_of: dict[int, Cohort] = field(default_factory=dict)  # vehicle id -> cohort (none: no cohort prior)
     # (vehicle, mode) -> the vehicle's latest own baseline (centre, scale), pooled into its cohort's prior
     baselines: dict[tuple[int, FailureMode], tuple[float, float]] = field(default_factory=dict)
+    # what could not be scored since the caller last took them (`take_errors`): one car never stops the others
+    errors: list[ScoringError] = field(default_factory=list)
+
+    def take_errors(self) -> list[ScoringError]:
+        """The scoring errors since the last call (the service logs them and counts them in a metric)."""
+        errors, self.errors = self.errors, []
+        return errors
+
+    def _failed(self, vehicle_id: int, mode: FailureMode, day: date, error: Exception) -> None:
+        log.exception("vehicle %s, mode %s, day %s: not scored", vehicle_id, mode.value, day, exc_info=error)
+        self.errors.append(ScoringError(vehicle_id, mode, day, f"{type(error).__name__}: {error}"))
 
     def add(self, vday: VehicleDay) -> None:
         """Take in a vehicle-day (re-adding the same day replaces it)."""
@@ -92,9 +133,13 @@ class Engine:
             self.garbage[vday.vehicle_id].add(vday.day)
             return
         for mode, spec in INDEXES.items():
-            index = spec.index(vday.features)
-            if index is not None and math.isfinite(index):
-                covariate = spec.covariate(vday.features) if spec.covariate else None
+            try:
+                index = _physical(spec.index(vday.features))
+                covariate = _physical(spec.covariate(vday.features)) if spec.covariate else None
+            except (ArithmeticError, TypeError, ValueError) as error:  # a feature no index can read
+                self._failed(vday.vehicle_id, mode, vday.day, error)
+                continue
+            if index is not None:
                 insort(self.points[(vday.vehicle_id, mode)], Point(vday.day, index, covariate), key=point_day)
 
     def data_quality_issues(self, day: date) -> list[int]:
@@ -109,7 +154,10 @@ class Engine:
             if observe is not None:
                 observe(vehicle_id, mode, z, s)
             if z >= self.threshold(mode, s) and s.persistent:
-                findings.append(self._finding(vehicle_id, mode, s, z))
+                try:
+                    findings.append(self._finding(vehicle_id, mode, s, z))
+                except (ArithmeticError, ValueError) as error:
+                    self._failed(vehicle_id, mode, day, error)
         return findings
 
     def threshold(self, mode: FailureMode, s: Score) -> float:
@@ -154,7 +202,13 @@ class Engine:
             since = self.repaired.get((vehicle_id, mode))
             history = pts if since is None else [p for p in pts if p.day > since]
             spread = typical.get(self.cohort_of.get(vehicle_id), typical.get(self.store_of.get(vehicle_id)))
-            s = score(history, day, params, floor=spec.floor, presorted=True, typical_spread=spread)
+            try:
+                s = score(history, day, params, floor=spec.floor, presorted=True, typical_spread=spread)
+                if s is not None and not (math.isfinite(s.z) and math.isfinite(s.level)):
+                    raise ArithmeticError(f"score not finite: z {s.z}, level {s.level}")
+            except (ArithmeticError, ValueError) as error:
+                self._failed(vehicle_id, mode, day, error)
+                continue
             if s is None:
                 if spec.cohort_prior and vehicle_id in self.cohort_of:
                     waiting.append((vehicle_id, history))
@@ -263,7 +317,7 @@ class Engine:
             observed_at=observed,
             z=z,
             severity="critical" if critical else "warning",
-            confidence=round(1.0 / (1.0 + math.exp(-logit)), 3),
+            confidence=round(logistic(logit), 3),
             days_to_failure=None if eta is None else round(eta, 1),
             evidence=evidence,
         )

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from predict import alerts
+from predict import alerts, metrics
 from predict.catalog import FailureMode
 from predict.detect import BASELINE_SPAN_DAYS
 from predict.dtc_kb import Severity
-from predict.engine import Cohort, Finding, operation_for
+from predict.engine import Cohort, Finding, ScoringError, operation_for
 from predict.engine import Engine as ScoringEngine
 from predict.features import DayInputs, Quality, VehicleDay, data_days, day_inputs, load_days
 from predict.model import Model
@@ -42,6 +42,7 @@ class ReplayStats:
     updated: int = 0
     suppressed: int = 0
     garbage_vehicles: set[int] = field(default_factory=set)
+    scoring_errors: list[ScoringError] = field(default_factory=list)  # vehicle-modes left unscored (logged)
     phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (live cycles)
 
 
@@ -165,6 +166,9 @@ def _score_and_publish(
     with db.connect() as conn:
         engine.repaired = repairs(conn)
     findings = engine.score_day(day)
+    for error in engine.take_errors():
+        metrics.SCORING_ERRORS.labels(mode=error.mode.value).inc()
+        stats.scoring_errors.append(error)
     stats.days += 1
     stats.findings += len(findings)
     stats.garbage_vehicles.update(engine.data_quality_issues(day))
