@@ -280,7 +280,12 @@ def evaluate(
     vehicles_count: Annotated[int, typer.Option("--vehicles")] = 200,
     days: int = 120,
     start: Annotated[str | None, typer.Option(help="first data day (default: the last day is yesterday)")] = None,
-    sample_every: Annotated[int, typer.Option(help="seconds between driving samples")] = 30,
+    sample_every: Annotated[
+        int | None, typer.Option(help="seconds between driving samples for every car (default: each car's own)")
+    ] = None,
+    profile: Annotated[
+        str, typer.Option(help="fleet variety: classic, standard (tuning and training) or stress (checking only)")
+    ] = "standard",
     workers: int = 2,
     model_path: Annotated[Path | None, typer.Option("--model", help="model JSON (default: the shipped one)")] = None,
     report: Annotated[Path | None, typer.Option(help="write the table as Markdown here")] = None,
@@ -293,14 +298,17 @@ def evaluate(
     from predict.model import Model, shipped
     from simulators.history import Cadence
     from simulators.scenario import FleetPlan, build_fleet
+    from simulators.variety import PROFILE_NAMES
 
     first = date.fromisoformat(start) if start else datetime.now(UTC).date() - timedelta(days=days + 1)
-    plan = FleetPlan(seed=seed, vehicles=vehicles_count, start=first, days=days, prefix="eval")
+    if profile not in PROFILE_NAMES:
+        raise typer.BadParameter(f"--profile {profile!r}: one of {', '.join(PROFILE_NAMES)}")
+    plan = FleetPlan(seed=seed, vehicles=vehicles_count, start=first, days=days, prefix="eval", profile=profile)
     model = Model.load(model_path) if model_path else shipped()
     if truth:
         truth.write_text(truth_json(build_fleet(plan)))
     result = run_eval(ToolSettings(), plan, model=model, cadence=Cadence(sample_every_s=sample_every), workers=workers)
-    table = Table(*HEADER, title=f"pitcall eval: seed {seed}, {vehicles_count} vehicles x {days} days")
+    table = Table(*HEADER, title=f"pitcall eval: seed {seed} ({profile}), {vehicles_count} vehicles x {days} days")
     for row in table_rows(result):
         table.add_row(*row)
     Console(width=160).print(table)

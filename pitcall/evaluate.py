@@ -101,7 +101,7 @@ def run_eval(
     recreate_database(url)
     migrate.upgrade(url)
     cars = build_fleet(plan)
-    ids = register(url, cars, store_code=f"EVAL-{plan.seed}", store_name=f"Evaluation store (seed {plan.seed})")
+    ids = register_stores(url, plan, cars)
     timings["setup_s"] = time.perf_counter() - started
     db = make_engine(url)
     mark = time.perf_counter()
@@ -142,6 +142,18 @@ def run_eval(
         timings=timings,
         model_version=model.version,
     )
+
+
+def register_stores(url: str, plan: FleetPlan, cars: list[SimCar]) -> dict[str, int]:
+    """Register the fleet: one store for the classic fleet (as before profiles existed), else one store per
+    city, as a dealer group has them (a store's cars share its climate). Return vehicle id by device id."""
+    if plan.ranges is None:
+        return register(url, cars, store_code=f"EVAL-{plan.seed}", store_name=f"Evaluation store (seed {plan.seed})")
+    ids: dict[str, int] = {}
+    for city in sorted({car.region.name for car in cars}):
+        ids |= register(url, [c for c in cars if c.region.name == city], store_code=f"EVAL-{plan.seed}-{city}",
+                        store_name=f"Evaluation store {city} (seed {plan.seed}, {plan.profile})")  # fmt: skip
+    return ids
 
 
 def raised_alerts(conn: Connection) -> list[RaisedAlert]:
@@ -283,7 +295,7 @@ HEADER = ["mode", "method", "alerts", "failures", "caught", "precision", "recall
 def markdown(result: EvalResult) -> str:
     plan = result.plan
     lines = [
-        f"Seed {plan.seed}, {plan.vehicles} vehicles x {plan.days} days from {plan.start} "
+        f"Seed {plan.seed} ({plan.profile} profile), {plan.vehicles} vehicles x {plan.days} days from {plan.start} "
         f"(model {result.model_version}); {result.history.summary()}",
         "",
         "| " + " | ".join(HEADER) + " |",

@@ -42,6 +42,19 @@ REGIONS = {
         Region("lhasa", -0.6, 16.0, 15.0, 3650),
     )
 }
+# The cities of the varied profiles (`simulators.variety`): from Harbin to Guangzhou, Kunming at 1,890 m.
+CITIES = {
+    r.name: r
+    for r in (
+        *(REGIONS[n] for n in ("harbin", "beijing", "shanghai", "chengdu", "guangzhou", "kunming")),
+        Region("shenyang", -11.4, 24.9, 10.0, 50),
+        Region("urumqi", -12.6, 23.7, 11.0, 800),
+        Region("xian", -0.3, 27.1, 10.0, 400),
+        Region("wuhan", 3.9, 29.7, 7.0, 25),
+        Region("chongqing", 7.9, 28.5, 6.0, 250),
+        Region("xiamen", 12.8, 28.6, 6.0, 10),
+    )
+}
 
 
 @dataclass

@@ -21,13 +21,21 @@ DeviceMessage = TelemetryMessage | DtcMessage
 PAUSE = timedelta(minutes=2)
 
 
+DEFAULT_SAMPLE_EVERY_S = 30
+
+
 @dataclass(frozen=True, slots=True)
 class Cadence:
-    """How densely history is simulated: 1 s physics and samples for demos, coarser for months."""
+    """How densely history is simulated: 1 s physics and samples for demos, coarser for months.
+    `sample_every_s`: every car's dongle at this rate; None: each car's own (`Traits.sample_every_s`, the
+    textbook car's 30 s)."""
 
-    sample_every_s: int = 30
+    sample_every_s: int | None = None
     step_s: int = 5
     samples_per_message: int = 20
+
+    def for_car(self, car: SimCar) -> int:
+        return self.sample_every_s or car.spec.traits.sample_every_s or DEFAULT_SAMPLE_EVERY_S
 
 
 @dataclass
@@ -45,7 +53,7 @@ class CarHistory:
     def day(self, day: date) -> list[DeviceMessage]:
         """Return the day's messages in time order (telemetry, then DTC reports where codes changed)."""
         reports_before = len(self.sim.dtc_reports)
-        records = self.sim.day(day, sample_every_s=self.cadence.sample_every_s, step_s=self.cadence.step_s)
+        records = self.sim.day(day, sample_every_s=self.cadence.for_car(self.car), step_s=self.cadence.step_s)
         messages: list[DeviceMessage] = list(self._telemetry(records))
         messages += [self._dtc(r) for r in self.sim.dtc_reports[reports_before:]]
         messages.sort(key=_first_ts)

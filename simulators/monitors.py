@@ -49,11 +49,13 @@ class TripStats:
     front_o2: _Spread = field(default_factory=_Spread)
     rear_o2: _Spread = field(default_factory=_Spread)
     misfires_per_1000: dict[int, float] = field(default_factory=dict)
+    last_volts: float = 0.0  # the system voltage of the latest step (the trip's mean charges the battery)
 
     def step(
         self, *, minutes: float, coolant_c: float, rpm: float, volts: float, total_trim_pct: float | None = None
     ) -> None:
         self.minutes = minutes
+        self.last_volts = volts
         self.max_coolant_c = max(self.max_coolant_c, coolant_c)
         if rpm > 1200:
             self.min_charging_v = min(self.min_charging_v, volts)

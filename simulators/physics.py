@@ -38,11 +38,16 @@ def cranking_current_a(oil_temp_c: float, displacement_l: float) -> float:
     return (100.0 + 50.0 * displacement_l) * (1.0 + 0.008 * max(0.0, 25.0 - oil_temp_c))
 
 
-def cranking_dip_v(battery: Battery, *, soc: float, temp_c: float, displacement_l: float, fault: float) -> float:
-    """The lowest battery voltage while the starter turns."""
+def cranking_dip_v(
+    battery: Battery, *, soc: float, temp_c: float, displacement_l: float, fault: float, flat_resists: bool = False
+) -> float:
+    """The lowest battery voltage while the starter turns. `flat_resists`: a battery below 60 % charge
+    cranks with a higher resistance (a healthy battery after weeks parked with a dashcam on)."""
     ocv = battery.open_circuit_v(soc, temp_c)
-    sag = cranking_current_a(temp_c, displacement_l) * battery.resistance_ohm(temp_c, fault)
-    return max(5.0, ocv - sag)
+    resistance = battery.resistance_ohm(temp_c, fault)
+    if flat_resists:
+        resistance *= 1.0 + 1.5 * max(0.0, 0.6 - soc)
+    return max(5.0, ocv - cranking_current_a(temp_c, displacement_l) * resistance)
 
 
 def parked_soc(soc: float, *, hours: float, drain_a: float, battery: Battery, fault: float) -> float:
@@ -68,6 +73,34 @@ def charging_v(*, temp_c: float, electrical_load: float, rpm: float, fault: floa
     supply = (1.0 - 0.85 * fault) * min(1.0, 0.45 + rpm / 2500.0)
     shortfall = max(0.0, electrical_load - supply)
     return max(11.5, set_point - 3.0 * shortfall)
+
+
+def smart_charging_v(
+    *,
+    temp_c: float,
+    soc: float,
+    decelerating: bool,
+    minutes_running: float,
+    cruise_v: float,
+    electrical_load: float,
+    rpm: float,
+    fault: float,
+) -> float:
+    """An ECU-controlled ("smart") alternator: it charges (14.4-15 V) after a start, while the battery is
+    below 80 % and when the car decelerates (free energy); at cruise with a full battery it lets the
+    voltage fall to 12.4-13.2 V to save fuel. A worn alternator or regulator can no longer reach the
+    charging voltage (its ceiling falls) and, worn further, cannot supply the load."""
+    charging = soc < 0.8 or minutes_running < 3.0 or decelerating
+    target = (14.8 if decelerating else 14.5) - 0.012 * (temp_c - 25.0) if charging else cruise_v
+    ceiling = 14.9 - 0.012 * (temp_c - 25.0) - 1.2 * fault
+    supply = (1.0 - 0.85 * fault) * min(1.0, 0.45 + rpm / 2500.0)
+    shortfall = max(0.0, electrical_load - supply)
+    return max(11.5, min(target, ceiling) - 3.0 * shortfall)
+
+
+def charge_gain(*, volts: float, minutes: float) -> float:
+    """State of charge a trip adds (or takes): charging above ~13.6 V, drawing on the battery below ~12.9 V."""
+    return max(-0.02, min(0.02, (volts - 13.3) * 0.04)) * minutes / 10.0
 
 
 # --- engine cooling -----------------------------------------------------------------------------
@@ -152,29 +185,40 @@ def adapt_trims(*, required_pct: float, long_term_pct: float, seconds: float, no
 LIGHT_OFF_C = 300.0  # below this the catalyst stores no oxygen: the rear sensor mirrors the front one
 
 
-def catalyst_temp_c(*, load_pct: float, minutes_running: float, air_c: float) -> float:
-    warm = min(1.0, minutes_running / 4.0)
+def catalyst_temp_c(*, load_pct: float, minutes_running: float, air_c: float, lightoff_min: float = 4.0) -> float:
+    warm = min(1.0, minutes_running / lightoff_min)
     return air_c + warm * (380.0 + 4.5 * load_pct)
 
 
-def o2_voltages(*, phase: float, catalyst_c: float, degradation: float, noise: float) -> tuple[float, float]:
+def o2_voltages(
+    *, phase: float, catalyst_c: float, degradation: float, noise: float, dither: float = 1.0
+) -> tuple[float, float]:
     """Front (B1S1) and rear (B1S2) narrow-band sensor voltages at one instant.
 
     The front sensor swings between lean (~0.1 V) and rich (~0.85 V) as the ECU dithers the mixture.
     A working, warm catalyst stores oxygen and smooths the rear sensor to a steady ~0.65 V; as it ages
-    (or while it is still cold) the rear sensor starts to follow the front one.
+    (or while it is still cold) the rear sensor starts to follow the front one. `dither`: the share of the
+    textbook mixture swing the ECU uses (a wideband-controlled engine dithers less, so its rear sensor
+    swings less with the same worn catalyst).
     """
-    front = 0.475 + 0.375 * math.sin(phase) + noise
+    front = 0.475 + 0.375 * dither * math.sin(phase) + noise
     storage = (1.0 - degradation) * (1.0 if catalyst_c >= LIGHT_OFF_C else catalyst_c / LIGHT_OFF_C)
     rear = storage * (0.65 + 0.2 * noise) + (1.0 - storage) * front
     return min(1.1, max(0.0, front)), min(1.1, max(0.0, rear))
 
 
+def wideband_current_ma(*, phase: float, dither: float, noise: float) -> float:
+    """A wideband upstream sensor's pump current (O2_S1_WR_CURRENT): about 0 mA at lambda 1, positive
+    lean, following the same mixture dither as `o2_voltages`."""
+    return -0.25 * dither * math.sin(phase) + noise
+
+
 # --- misfire ------------------------------------------------------------------------------------
 
 
-def misfire_rate_per_1000_revs(*, coil_wear: float, load_pct: float, humid: bool) -> float:
-    """Expected misfires per 1,000 revolutions of one cylinder: near zero when healthy, rising steeply
-    as a coil or plug wears, worst under load (high cylinder pressure) and in damp weather."""
+def misfire_rate_per_1000_revs(*, coil_wear: float, load_pct: float, humid: bool, healthy_rate: float = 0.02) -> float:
+    """Expected misfires per 1,000 revolutions of one cylinder: near zero when healthy (`healthy_rate`,
+    which differs between engines and between the cylinders of one), rising steeply as a coil or plug
+    wears, worst under load (high cylinder pressure) and in damp weather."""
     load_factor = 0.5 + load_pct / 60.0
-    return float((0.02 + 40.0 * coil_wear**2.5) * load_factor * (1.3 if humid else 1.0))
+    return float((healthy_rate + 40.0 * coil_wear**2.5) * load_factor * (1.3 if humid else 1.0))

@@ -5,19 +5,25 @@ the physics), a region (climate and altitude), a driver profile, per-car toleran
 that fool naive thresholds, sometimes a few PIDs its ECU does not support, and, for `fault_share` of
 the fleet, one injected fault with ground-truth onset and failure times (modes dealt round-robin so
 every mode is represented). `ground_truth(...)` is what the evaluation scores against.
+
+`FleetPlan.profile` says how varied the cars and dongles are (`simulators.variety`): `classic` is the
+first simulator's textbook car in seven regions (the same fleet as before profiles existed); `standard`
+and `stress` draw every car's traits from their ranges, over twelve cities whose seasons each seed
+shifts a little, and `stress` uses wider ranges than anything the detectors were tuned on.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 
 from predict.catalog import FailureMode
-from simulators.climate import CHINA, REGIONS, Region
+from simulators.climate import CHINA, CITIES, REGIONS, Region
 from simulators.faults import InjectedFault, random_fault
 from simulators.fleet import VIN_CHARS
 from simulators.trips import Profile
+from simulators.variety import CLASSIC, PROFILES, Ranges, Traits, draw_traits
 from simulators.vehicle import VehicleSpec
 
 
@@ -47,6 +53,8 @@ PROFILE_WEIGHTS = {
 }
 # Sometimes missing in Mode 01 on cheaper or older ECUs.
 OPTIONAL_PIDS = ("AMBIANT_AIR_TEMP", "CATALYST_TEMP_B1S1", "MAF", "BAROMETRIC_PRESSURE", "INTAKE_TEMP")
+# ... and, in the varied profiles, these too (the dongle's own ELM_VOLTAGE is always there).
+MORE_OPTIONAL_PIDS = ("CONTROL_MODULE_VOLTAGE", "O2_B1S2", "THROTTLE_POS")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,14 @@ class FleetPlan:
     days: int
     fault_share: float = 0.5
     prefix: str = "sim"
+    profile: str = CLASSIC  # `simulators.variety`: classic, standard or stress
+
+    @property
+    def ranges(self) -> Ranges | None:
+        """The profile's ranges (None for the classic textbook car)."""
+        if self.profile != CLASSIC and self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}")
+        return PROFILES.get(self.profile)
 
     @property
     def start_at(self) -> datetime:
@@ -80,7 +96,9 @@ class FleetPlan:
 def build_fleet(plan: FleetPlan) -> list[SimCar]:
     """Return the plan's cars, the same for the same plan."""
     rng = random.Random(plan.seed)
-    faulty = set(rng.sample(range(plan.vehicles), round(plan.vehicles * plan.fault_share)))
+    ranges = plan.ranges
+    share = ranges.fault_share if ranges and ranges.fault_share is not None else plan.fault_share
+    faulty = set(rng.sample(range(plan.vehicles), round(plan.vehicles * share)))
     modes = list(FailureMode)
     rng.shuffle(modes)
     cars, dealt = [], 0
@@ -97,7 +115,8 @@ def build_fleet(plan: FleetPlan) -> list[SimCar]:
 
 
 def _car(plan: FleetPlan, index: int, model: CarModel, faults: tuple[InjectedFault, ...], rng: random.Random) -> SimCar:
-    region = rng.choice(list(REGIONS.values()))
+    ranges = plan.ranges
+    region = rng.choice(list(REGIONS.values()) if ranges is None else list(_cities(plan.seed, ranges).values()))
     profile = rng.choices(list(PROFILE_WEIGHTS), weights=list(PROFILE_WEIGHTS.values()))[0]
     confounders = [profile.value] if profile is not Profile.COMMUTER else []
     ethanol = 10.0 if rng.random() < 0.25 else 0.0
@@ -123,6 +142,9 @@ def _car(plan: FleetPlan, index: int, model: CarModel, faults: tuple[InjectedFau
         parasitic_drain_a=drain,
         unsupported=unsupported,
     )
+    if ranges is not None:
+        spec, traits = _varied(plan, index, spec, region, ranges)
+        confounders += _confounders(traits)
     return SimCar(
         index=index,
         device_id=f"{plan.prefix}-{plan.seed}-{index:05d}",
@@ -135,6 +157,40 @@ def _car(plan: FleetPlan, index: int, model: CarModel, faults: tuple[InjectedFau
         confounders=tuple(confounders),
         seed=plan.seed * 100_003 + index,
     )
+
+
+def _cities(seed: int, ranges: Ranges) -> dict[str, Region]:
+    """The varied profiles' cities, each one's seasons shifted by up to ±`climate_shift_c` for this seed."""
+    out = {}
+    for name, city in CITIES.items():
+        shift = random.Random(f"{seed}:climate:{name}").uniform(-ranges.climate_shift_c, ranges.climate_shift_c)
+        out[name] = replace(city, january_mean_c=city.january_mean_c + shift, july_mean_c=city.july_mean_c + shift)
+    return out
+
+
+def _varied(
+    plan: FleetPlan, index: int, spec: VehicleSpec, region: Region, ranges: Ranges
+) -> tuple[VehicleSpec, Traits]:
+    """The car's traits (from an rng of their own: the textbook draws above stay as they were)."""
+    rng = random.Random(f"{plan.seed}:traits:{index}")
+    traits = draw_traits(rng, ranges, days=plan.days, cold_region=region.january_mean_c < -5.0)
+    optional = (*OPTIONAL_PIDS, *MORE_OPTIONAL_PIDS)
+    unsupported = frozenset(p for p in optional if rng.random() < ranges.unsupported_rate)
+    trim = rng.uniform(-ranges.trim_offset_pct, ranges.trim_offset_pct) + (3.0 if region.altitude_m > 1500 else 0.0)
+    installed = plan.start + timedelta(days=traits.install_day) if traits.install_day else None
+    return replace(spec, base_trim_pct=trim, unsupported=unsupported, traits=traits, installed_from=installed), traits
+
+
+def _confounders(traits: Traits) -> list[str]:
+    """The traits a naive threshold would mistake for a fault (listed with the car in the ground truth)."""
+    flags = {
+        "smart_charging": traits.smart_charging, "winter_idling": traits.winter_idle_min > 0,
+        "towing": traits.tow_share > 0, "park_spells": traits.park_spells, "heavy_idle_load": traits.idle_load > 0,
+        "late_dongle": traits.install_day > 0, f"o2_{traits.front_o2.value}": traits.front_o2.value != "narrowband",
+        f"mode06_{traits.mode06.value}": traits.mode06.value != "trip_end",
+        "slow_catalyst_lightoff": traits.catalyst_lightoff_min > 8.0, "uneven_cylinder": traits.misfire_uneven > 1.5,
+    }  # fmt: skip
+    return [name for name, on in flags.items() if on]
 
 
 def ground_truth(cars: list[SimCar]) -> list[dict[str, object]]:
