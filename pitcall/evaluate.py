@@ -157,13 +157,19 @@ def register_stores(url: str, plan: FleetPlan, cars: list[SimCar]) -> dict[str, 
 
 
 def raised_alerts(conn: Connection) -> list[RaisedAlert]:
-    """Every alert as first raised: data time and the days-to-failure estimate of its `alert.raised` event
-    (the alert row holds the latest estimate; the customer was told the first)."""
+    """Every alert that reached the queue, as first raised: data time and the days-to-failure estimate of its
+    `alert.raised` event (the alert row holds the latest estimate; the customer was told the first). Alerts
+    kept on the watch list of a held mode never reached the queue (`watched_alerts`)."""
     first_estimate = outbox.c.payload["days_to_failure"].as_float()
     query = select(
         alerts_table.c.vehicle_id, alerts_table.c.mode, alerts_table.c.first_observed_at, first_estimate
-    ).outerjoin(outbox, (outbox.c.subject_id == alerts_table.c.id) & (outbox.c.event_type == "alert.raised"))
+    ).join(outbox, (outbox.c.subject_id == alerts_table.c.id) & (outbox.c.event_type == "alert.raised"))
     return [RaisedAlert(v, FailureMode(m), at, eta) for v, m, at, eta in conn.execute(query)]
+
+
+def watched_alerts(conn: Connection) -> int:
+    """How many alerts went to the watch list of a held mode (and stayed there)."""
+    return conn.scalar(select(func.count()).select_from(alerts_table).where(alerts_table.c.state == "watch")) or 0
 
 
 def through_ingest(

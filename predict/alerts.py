@@ -1,9 +1,12 @@
 """Predictive-maintenance alerts: the lifecycle rules (pure) and thin SQL functions around them.
 
 Lifecycle: open -> acknowledged -> booked -> resolved (outcome confirmed / not_found), and dismissed
-(with a reason) from any live state. At most one live alert per vehicle and failure mode; the database
-enforces it with a partial unique index. Suppression (cooldown, flapping) works in data time: the
-evidence's timestamps, never the wall clock, so history can be replayed.
+(with a reason) from any live state. An alert of a mode held back for poor live precision
+(`predict.outcomes`) starts on the watch list instead of the queue: watch -> open (a manager or a
+promoted model takes it into the queue), resolved or dismissed. At most one live alert (watch list
+included) per vehicle and failure mode; the database enforces it with a partial unique index.
+Suppression (cooldown, flapping) works in data time: the evidence's timestamps, never the wall clock,
+so history can be replayed.
 
 SQL functions take a Connection and never commit: the caller's unit of work does.
 """
@@ -26,6 +29,7 @@ from store.tables import LIVE_ALERT_PREDICATE, alert_transitions, alerts
 
 
 class AlertState(StrEnum):
+    WATCH = "watch"  # raised while its mode is held back: on the watch list, not in the queue
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
     BOOKED = "booked"
@@ -56,8 +60,11 @@ class SuppressReason(StrEnum):
 
 
 LIVE_STATES: frozenset[AlertState] = frozenset({AlertState.OPEN, AlertState.ACKNOWLEDGED, AlertState.BOOKED})
+# what the one-live-alert-per-vehicle-and-mode rule counts: the queue and the watch list
+UNIQUE_STATES: frozenset[AlertState] = LIVE_STATES | {AlertState.WATCH}
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 _TRANSITIONS: dict[AlertState, frozenset[AlertState]] = {
+    AlertState.WATCH: frozenset({AlertState.OPEN, AlertState.DISMISSED, AlertState.RESOLVED}),
     AlertState.OPEN: frozenset({AlertState.ACKNOWLEDGED, AlertState.BOOKED, AlertState.DISMISSED, AlertState.RESOLVED}),
     AlertState.ACKNOWLEDGED: frozenset({AlertState.BOOKED, AlertState.DISMISSED, AlertState.RESOLVED}),
     # booked -> acknowledged: the booking was cancelled; the store still owes the customer a slot
@@ -119,6 +126,7 @@ class AlertDraft:
     operation: str
     parts: tuple[str, ...]
     model_version: str
+    held: bool = False  # its mode is held back (`predict.outcomes`): the watch list, not the queue
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:
@@ -226,6 +234,8 @@ def plan_transition(
     if outcome is not None and to_state is not AlertState.RESOLVED:
         raise IncompleteTransition(f"an outcome goes only with resolved, not {to_state}")
     values: dict[str, Any] = {"state": to_state.value}
+    if to_state is AlertState.OPEN:  # from the watch list into the queue: nothing else changes
+        return values
     if to_state is AlertState.ACKNOWLEDGED:
         values["acknowledged_at"] = at
     elif to_state is AlertState.BOOKED:
@@ -293,7 +303,7 @@ def merge_live(live: AlertRow, draft: AlertDraft) -> dict[str, Any]:
 
 # --- SQL ----------------------------------------------------------------------------------------
 
-_LIVE_SQL = alerts.c.state.in_(sorted(LIVE_STATES))
+_LIVE_SQL = alerts.c.state.in_(sorted(UNIQUE_STATES))
 _SUPPRESSING_SQL = or_(
     alerts.c.state == AlertState.DISMISSED.value,
     (alerts.c.state == AlertState.RESOLVED.value) & (alerts.c.outcome == Outcome.NOT_FOUND.value),
@@ -320,14 +330,21 @@ def raise_alert(
         if live is not None:
             values = merge_live(live, draft)
             conn.execute(update(alerts).where(alerts.c.id == live.id).values(**values, updated_at=func.now()))
+            if live.state is AlertState.WATCH and not draft.held:  # its mode is no longer held back
+                actor = f"predict:{draft.model_version}"
+                transition(conn, live.id, AlertState.OPEN, actor=actor, at=draft.observed_at)
+                payload = _event(draft)
+                emit(conn, store_id=draft.store_id, event_type="alert.raised", subject_id=live.id, payload=payload)
             return RaiseResult(RaiseOutcome.UPDATED, live.id)
         reason = _suppressed(conn, draft, policy)
         if reason is not None:
             return RaiseResult(RaiseOutcome.SUPPRESSED, None, reason)
         new_id = _insert_if_no_live(conn, draft)
         if new_id is not None:
-            _record(conn, new_id, None, AlertState.OPEN, actor=f"predict:{draft.model_version}", at=draft.observed_at)
-            emit(conn, store_id=draft.store_id, event_type="alert.raised", subject_id=new_id, payload=_event(draft))
+            state = AlertState.WATCH if draft.held else AlertState.OPEN
+            _record(conn, new_id, None, state, actor=f"predict:{draft.model_version}", at=draft.observed_at)
+            event = "alert.watched" if draft.held else "alert.raised"  # a watched alert reaches no customer
+            emit(conn, store_id=draft.store_id, event_type=event, subject_id=new_id, payload=_event(draft))
             return RaiseResult(RaiseOutcome.OPENED, new_id)
     raise AlertConflict(f"live {draft.mode} alert of vehicle {draft.vehicle_id} kept changing")
 
@@ -379,7 +396,7 @@ def _insert_if_no_live(conn: Connection, draft: AlertDraft) -> int | None:
             store_id=draft.store_id,
             vehicle_id=draft.vehicle_id,
             mode=draft.mode.value,
-            state=AlertState.OPEN.value,
+            state=(AlertState.WATCH if draft.held else AlertState.OPEN).value,
             severity=draft.severity.value,
             confidence=draft.confidence,
             observed_at=draft.observed_at,

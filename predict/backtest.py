@@ -23,6 +23,8 @@ from predict.engine import Cohort, Engine
 from predict.evaluation import Fault, RaisedAlert
 from predict.features import VehicleDay, data_days
 from predict.model import Model
+from predict.outcomes import Precision
+from predict.settings import PredictSettings
 
 NOT_FOUND_AFTER = timedelta(days=5)  # the technician checked the car and found nothing
 BOOK_AFTER = timedelta(days=1)
@@ -81,6 +83,7 @@ class Backtest:
     live: dict[tuple[int, FailureMode], _Live] = field(default_factory=dict)
     closed: dict[tuple[int, FailureMode], list[ClosedAlert]] = field(default_factory=lambda: defaultdict(list))
     suppressed: int = 0
+    watched: list[RaisedAlert] = field(default_factory=list)  # raised while their mode was held: never in the queue
     watch: set[tuple[int, FailureMode]] = field(default_factory=set)  # (vehicle, mode) to trace day by day
     traces: dict[tuple[int, FailureMode], list[TracePoint]] = field(default_factory=lambda: defaultdict(list))
 
@@ -94,22 +97,29 @@ class Backtest:
                 live.severity = max(live.severity, severity, key=severity_rank)
                 live.first_observed_at = min(live.first_observed_at, finding.observed_at)
                 live.observed_at = max(live.observed_at, finding.observed_at)
+                if live.state is AlertState.WATCH and not finding.held:  # its mode is no longer held back
+                    live.state = AlertState.OPEN
+                    self.raised.append(RaisedAlert(*key, live.first_observed_at, finding.days_to_failure))
                 continue
             if suppression_reason(severity, finding.observed_at, self.closed[key]) is not None:
                 self.suppressed += 1
                 continue
-            self.live[key] = _Live(finding.observed_at, finding.observed_at, severity)
-            self.raised.append(RaisedAlert(*key, finding.observed_at, finding.days_to_failure))
+            state = AlertState.WATCH if finding.held else AlertState.OPEN
+            self.live[key] = _Live(finding.observed_at, finding.observed_at, severity, state)
+            alert = RaisedAlert(*key, finding.observed_at, finding.days_to_failure)
+            (self.watched if finding.held else self.raised).append(alert)
 
     def _observe(self, vehicle_id: int, mode: FailureMode, z: float, s: Score) -> None:
         if (vehicle_id, mode) in self.watch:
-            threshold = self.engine.threshold(mode, s)
+            threshold = self.engine.alert_threshold(vehicle_id, mode, s)
             self.traces[(vehicle_id, mode)].append(TracePoint(s.day, z, threshold, s))
 
     def workshop(self, day: date) -> None:
         """Act on the live alerts at the end of data day `day` (as `pitcall eval` does after each day)."""
         now = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
         for key, live in list(self.live.items()):
+            if live.state is AlertState.WATCH:
+                continue  # the watch list is not the queue: the store does not act on it
             action = workshop_step(state=live.state, first_observed_at=live.first_observed_at, now=now,
                                    faults=self.faults.get(key, []), repaired_at=self.repaired_at.get(key))  # fmt: skip
             if action is None:
@@ -119,6 +129,10 @@ class Backtest:
             if state is not AlertState.RESOLVED:
                 continue
             del self.live[key]
+            mode = key[1]
+            self.engine.outcomes[mode] = self.engine.outcomes.get(mode, Precision()).add(
+                confirmed=outcome is Outcome.CONFIRMED
+            )
             if outcome is Outcome.CONFIRMED:
                 self.engine.repaired[key] = now.date()  # the baseline restarts with the new part
             else:
@@ -137,12 +151,14 @@ def backtest(
     last: date,
     workshop_until: date | None = None,
     watch: set[tuple[int, FailureMode]] | None = None,
+    settings: PredictSettings | None = None,
 ) -> Backtest:
     """Replay [first, last] in memory; the days before `first` seed the baselines (as in `replay`)."""
     by_fault: dict[tuple[int, FailureMode], list[Fault]] = defaultdict(list)
     for fault in faults:
         by_fault[(fault.vehicle_id, fault.mode)].append(fault)
-    run = Backtest(Engine(model, store_of, cohort_of=cohort_of), dict(by_fault), repaired_at, watch=watch or set())
+    engine = Engine.configured(model, store_of, cohort_of=cohort_of, settings=settings or PredictSettings())
+    run = Backtest(engine, dict(by_fault), repaired_at, watch=watch or set())
     for day, vdays in data_days(days, last=last):
         for vday in vdays:
             run.engine.add(vday)

@@ -62,6 +62,9 @@ class ModeParams:
     # fitted with a dongle while already failing, is not left unscored for two months.
     prior_centre: float | None = None
     prior_scale: float | None = None
+    # The share of this mode's alerts that were real where the model was last checked (the stress profile at
+    # promotion, else its training fleets): the prior of the confidence stated with an alert (`predict.outcomes`).
+    prior_precision: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,9 @@ from bisect import insort
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+from predict.budget import BudgetTracker, Calibration
 from predict.catalog import CATALOG, FailureMode, confirms
 from predict.detect import (
     MIN_COHORT_CARS,
@@ -34,6 +35,8 @@ from predict.detect import (
 from predict.features import Quality, VehicleDay
 from predict.model import Model
 from predict.modes import INDEXES
+from predict.outcomes import DEFAULT_MIN_OUTCOMES, DEFAULT_PRECISION_FLOOR, Hold, Precision, confidence, hold
+from predict.settings import PredictSettings
 
 log = logging.getLogger(__name__)
 EVIDENCE_DAYS = 30
@@ -50,6 +53,8 @@ COHORT_THRESHOLD_FACTOR = 1.25
 # A car past its index's textbook limit (`IndexSpec.absolute_limit`) alerts when persistently this share of the
 # way to the threshold against its own baseline: its baseline may already hold the fault.
 LIMIT_THRESHOLD_FACTOR = 0.5
+CRITICAL_WITHIN_DAYS = 7.0  # an alert whose part is expected to fail this soon is critical
+RECENT_REPAIR_DAYS = 30  # a car repaired this long before the budget's window still had the fault in it
 Cohort = tuple[object, ...]  # (store, make, model, engine): `predict.service.cohort_key`
 ScoreObserver = Callable[[int, FailureMode, float, Score], None]  # vehicle, mode, cohort-adjusted z, score
 
@@ -65,6 +70,7 @@ class Finding:
     confidence: float
     days_to_failure: float | None
     evidence: dict[str, object]
+    held: bool = False  # the mode is held back for poor live precision: the watch list, not the queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +81,6 @@ class ScoringError:
     mode: FailureMode
     day: date
     error: str
-
-
-def logistic(x: float) -> float:
-    """1 / (1 + e^-x) without overflow for any finite or infinite x (NaN gives 0.5: no information)."""
-    if math.isnan(x):
-        return 0.5
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
 
 
 def _physical(value: float | None) -> float | None:
@@ -107,6 +103,38 @@ class Engine:
     baselines: dict[tuple[int, FailureMode], tuple[float, float]] = field(default_factory=dict)
     # what could not be scored since the caller last took them (`take_errors`): one car never stops the others
     errors: list[ScoringError] = field(default_factory=list)
+    # the false-alert budget (`predict.budget`): None scores against the model's thresholds alone
+    budget: BudgetTracker | None = field(default_factory=BudgetTracker)
+    # (store, mode) -> the calibration of the last day scored (store -1: a store with no car in the fit yet)
+    calibrations: dict[tuple[int, FailureMode], Calibration] = field(default_factory=dict)
+    # per mode, the outcomes of this model's closed alerts so far (`predict.outcomes`): confidence and holds
+    outcomes: dict[FailureMode, Precision] = field(default_factory=dict)
+    precision_floor: float = DEFAULT_PRECISION_FLOOR
+    min_outcomes: int = DEFAULT_MIN_OUTCOMES
+
+    @classmethod
+    def configured(
+        cls, model: Model, store_of: dict[int, int], *, cohort_of: dict[int, Cohort], settings: PredictSettings
+    ) -> Engine:
+        """An engine with the deployment's false-alert budget and precision floor."""
+        return cls(model, store_of, cohort_of=cohort_of, budget=BudgetTracker(settings.budget_per_1000_vm),
+                   precision_floor=settings.precision_floor, min_outcomes=settings.min_outcomes)  # fmt: skip
+
+    @property
+    def budget_window_days(self) -> int:
+        return self.budget.window_days if self.budget else 0
+
+    def warm_budget(self, *, first: date, last: date) -> None:
+        """Score the days [first, last] for the budget's window alone (no findings): what a restarted service
+        needs before its thresholds are the fleet's again."""
+        day = first
+        while day <= last and self.budget is not None:
+            self._calibrate(day, self.all_scores(day))
+            day += timedelta(days=1)
+
+    def hold(self, mode: FailureMode) -> Hold:
+        """Whether the mode's new alerts go to the watch list (its live precision is below the floor)."""
+        return hold(self.outcomes.get(mode, Precision()), floor=self.precision_floor, min_outcomes=self.min_outcomes)
 
     def take_errors(self) -> list[ScoringError]:
         """The scoring errors since the last call (the service logs them and counts them in a metric)."""
@@ -149,11 +177,13 @@ class Engine:
     def score_day(self, day: date, *, observe: ScoreObserver | None = None) -> list[Finding]:
         """Score every vehicle with data on `day`; return the findings above threshold. `observe` sees every
         score (the backtest traces a vehicle with it)."""
+        scores = self.all_scores(day)
+        self._calibrate(day, scores)
         findings = []
-        for (vehicle_id, mode), (z, s) in self.all_scores(day).items():
+        for (vehicle_id, mode), (z, s) in scores.items():
             if observe is not None:
                 observe(vehicle_id, mode, z, s)
-            if z >= self.threshold(mode, s) and s.persistent:
+            if z >= self.alert_threshold(vehicle_id, mode, s) and s.persistent:
                 try:
                     findings.append(self._finding(vehicle_id, mode, s, z))
                 except (ArithmeticError, ValueError) as error:
@@ -161,12 +191,44 @@ class Engine:
         return findings
 
     def threshold(self, mode: FailureMode, s: Score) -> float:
-        """The z a score must reach to raise an alert: the model's, raised for a cohort baseline, lowered for a
-        level past the textbook limit."""
+        """The z a score must reach by the model alone: its threshold, raised for a cohort baseline, lowered
+        for a level past the textbook limit."""
         threshold = self.model.mode(mode).threshold
         if s.baseline_from == "cohort":
             return threshold * COHORT_THRESHOLD_FACTOR
         return threshold * LIMIT_THRESHOLD_FACTOR if s.past_limit else threshold
+
+    def alert_threshold(self, vehicle_id: int, mode: FailureMode, s: Score) -> float:
+        """The z a score must reach to raise an alert: the model's (`threshold`), scaled up by the false-alert
+        budget of the vehicle's store for the mode."""
+        return self.threshold(mode, s) * self.budget_factor(self.store_of.get(vehicle_id, -1), mode)
+
+    def budget_factor(self, store_id: int, mode: FailureMode) -> float:
+        """How much the budget raised the model's threshold of `mode` in the store (1.0: not at all)."""
+        cal = self.calibrations.get((store_id, mode)) or self.calibrations.get((-1, mode))
+        return cal.threshold / cal.model_threshold if cal is not None and cal.model_threshold > 0 else 1.0
+
+    def alert_statistic(self, mode: FailureMode, s: Score, z: float) -> float:
+        """The score on the model threshold's scale (a cohort score divided by its factor, a textbook-limit one
+        by its), capped below half the threshold on a day that is not persistent (it cannot alert)."""
+        threshold = self.model.mode(mode).threshold
+        statistic = z * threshold / self.threshold(mode, s)
+        return statistic if s.persistent else min(statistic, threshold / 2)
+
+    def _calibrate(self, day: date, scores: dict[tuple[int, FailureMode], tuple[float, Score]]) -> None:
+        """Record the day's alert statistics and recompute every store's threshold per mode (`predict.budget`)."""
+        if self.budget is None:
+            return
+        for (vehicle_id, mode), (z, s) in scores.items():
+            self.budget.record(vehicle_id, mode, day, self.alert_statistic(mode, s, z))
+        recent = day - timedelta(days=self.budget.window_days + RECENT_REPAIR_DAYS)
+        for mode in INDEXES:
+            repaired = {v for (v, m), when in self.repaired.items() if m is mode and when >= recent}
+            fleet, stores = self.budget.calibrate(mode, day, model_threshold=self.model.mode(mode).threshold,
+                                                  store_of=self.store_of, excluded=repaired)  # fmt: skip
+            self.calibrations[(-1, mode)] = fleet
+            for store, cal in stores.items():
+                self.calibrations[(store, mode)] = cal
 
     def all_scores(self, day: date) -> dict[tuple[int, FailureMode], tuple[float, Score]]:
         """Every (vehicle, mode) score on `day` with its store-adjusted z (training reads these too)."""
@@ -282,11 +344,12 @@ class Engine:
         params, spec = self.model.mode(mode), INDEXES[mode]
         pending, stored = self.confirming_dtcs(vehicle_id, mode, s.day)
         eta = days_to_failure(replace(s, z=z), params)
-        threshold = self.threshold(mode, s)
-        critical = z >= 2 * threshold or bool(stored) or (eta is not None and eta <= 7)
-        cal = self.model.calibrated(mode)
-        logit = cal.intercept + cal.z_coef * z / params.threshold + cal.trend_coef * (s.trend_per_day or 0.0)
-        logit += cal.dtc_coef * bool(pending or stored)
+        threshold = self.alert_threshold(vehicle_id, mode, s)
+        # how soon it fails, not how far the index stands out: a big steady deviation is not an emergency
+        critical = bool(stored) or (eta is not None and eta <= CRITICAL_WITHIN_DAYS)
+        chance = confidence(params.prior_precision, self.outcomes.get(mode, Precision()))
+        if stored:  # the car's own monitor confirms it: half the remaining doubt goes
+            chance = 1.0 - (1.0 - chance) / 2.0
         series = [
             {"day": p.day.isoformat(), "index": round(p.index, 4), "adjusted": round(adjusted(p, params), 4)}
             for p in self.points[(vehicle_id, mode)]
@@ -298,6 +361,7 @@ class Engine:
             "unit": spec.unit,
             "z": round(z, 2),
             "threshold_z": round(threshold, 3),
+            "model_threshold_z": round(self.threshold(mode, s), 3),  # before the store's false-alert budget
             "baseline": round(s.baseline, 4),
             "baseline_from": s.baseline_from,
             "textbook_limit": spec.fixed_limit if s.past_limit else None,
@@ -317,9 +381,10 @@ class Engine:
             observed_at=observed,
             z=z,
             severity="critical" if critical else "warning",
-            confidence=round(logistic(logit), 3),
+            confidence=round(chance, 3),
             days_to_failure=None if eta is None else round(eta, 1),
             evidence=evidence,
+            held=self.hold(mode).held,
         )
 
     def confirming_dtcs(self, vehicle_id: int, mode: FailureMode, day: date) -> tuple[list[str], list[str]]:

@@ -56,7 +56,7 @@ class VehicleDay:
 
 PIDS = (
     "RPM", "COOLANT_TEMP", "ELM_VOLTAGE", "LONG_FUEL_TRIM_1", "SHORT_FUEL_TRIM_1", "SPEED", "ENGINE_LOAD",
-    "O2_B1S1", "O2_B1S2", "CONTROL_MODULE_VOLTAGE", "AMBIANT_AIR_TEMP", "INTAKE_TEMP",
+    "O2_B1S1", "O2_B1S2", "O2_S1_WR_CURRENT", "CONTROL_MODULE_VOLTAGE", "AMBIANT_AIR_TEMP", "INTAKE_TEMP",
     *(f"MONITOR_MISFIRE_CYLINDER_{c}.MISFIRE_COUNT" for c in range(1, MAX_CYLINDERS + 1)),
 )  # fmt: skip
 
@@ -92,15 +92,17 @@ TRIP_LEAD_IN_H = 6
 FEATURES_WORK_MEM = "256MB"  # the day's samples are sorted per vehicle: in memory, not in temporary files
 
 RPM, COOLANT, VOLT = _f("RPM"), _f("COOLANT_TEMP"), _f("ELM_VOLTAGE")
+# The system voltage the ECU reads, else the dongle's own reading of the same supply (a car that does not
+# answer CONTROL_MODULE_VOLTAGE is compared with itself on the dongle's scale).
+SYSTEM_V = f"coalesce({_f('CONTROL_MODULE_VOLTAGE')}, {VOLT})"
 TRIM = f"({_f('LONG_FUEL_TRIM_1')} + coalesce({_f('SHORT_FUEL_TRIM_1')}, 0))"
 DRIVING = f"{RPM} > 400"
 WARM = f"{DRIVING} AND {COOLANT} >= 75"
 # Parked: the dongle read no RPM at all (the key is absent). A driving sample whose RPM read failed
 # carries "RPM": null, and its charging voltage must not count as a resting one.
 PARKED = "NOT t.engine_answered"
-MISFIRES = ",\n".join(
-    f"sum({_f(f'MONITOR_MISFIRE_CYLINDER_{c}.MISFIRE_COUNT')}) AS misfire_c{c}" for c in range(1, MAX_CYLINDERS + 1)
-)
+COUNTERS = [_f(f"MONITOR_MISFIRE_CYLINDER_{c}.MISFIRE_COUNT") for c in range(1, MAX_CYLINDERS + 1)]
+ANY_COUNTER = "(" + " OR ".join(f"{c} IS NOT NULL" for c in COUNTERS) + ")"
 IMPOSSIBLE = f"""(
     {RPM} NOT BETWEEN 0 AND 10000 OR {COOLANT} NOT BETWEEN -45 AND 150 OR {VOLT} NOT BETWEEN 3 AND 18
     OR {_f("SPEED")} NOT BETWEEN 0 AND 300 OR abs({_f("LONG_FUEL_TRIM_1")}) > 100
@@ -125,6 +127,7 @@ WITH days AS (
       AS charge_v_p10,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY {_f("CONTROL_MODULE_VOLTAGE")}) FILTER (WHERE {RPM} > 1500)
       AS charge_v_high_rpm,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY {SYSTEM_V}) FILTER (WHERE {RPM} > 1200) AS charge_v_peak,
     max({COOLANT}) FILTER (WHERE {DRIVING}) AS coolant_max,
     percentile_cont(0.9) WITHIN GROUP (ORDER BY {COOLANT}) FILTER (WHERE {DRIVING}) AS coolant_p90,
     avg({COOLANT}) FILTER (WHERE {DRIVING} AND {COOLANT} >= 80) AS coolant_warm_mean,
@@ -135,8 +138,7 @@ WITH days AS (
     percentile_cont(0.5) WITHIN GROUP (ORDER BY {TRIM}) FILTER (WHERE {WARM}) AS trim_warm,
     stddev_pop({_f("O2_B1S2")}) FILTER (WHERE {WARM}) / nullif(stddev_pop({_f("O2_B1S1")}) FILTER (WHERE {WARM}), 0)
       AS o2_ratio,
-    count({_f("O2_B1S2")}) FILTER (WHERE {WARM}) AS o2_samples,
-    {MISFIRES}
+    count({_f("O2_B1S2")}) FILTER (WHERE {WARM}) AS o2_samples
   FROM ({_samples("since")}) t
   GROUP BY t.vehicle_id, t.day
 )
@@ -158,6 +160,7 @@ TRIP_GAP_S = 300  # a pause longer than this ends a trip
 # enough to end a trip it has cooled): the O2 sensors are compared only after this, with the engine warm,
 # as an OBD catalyst monitor waits for steady warm driving.
 CATALYST_LIT_AFTER_S = 300
+CATALYST_MIN_TRIP_S = 600
 UNFINISHED_WARMUP_S = 600  # a healthy engine past 50 °C reaches 80 °C well within 10 minutes of driving
 WARM_FROM_C, WARM_TO_C = 50.0, 80.0  # the warm-up segment measured: below any thermostat's opening
 
@@ -170,54 +173,80 @@ def _at_crossing(level: float, running: str, step: str) -> str:
     return f"(array_agg({running} - {step} * {beyond} ORDER BY s.ts) FILTER (WHERE {crossed}))[1]"
 
 
+# The catalyst is judged in the later part of longer drives only: a catalyst needs minutes to light off (more
+# in cold air, at idle, on a slow engine), and one that has not yet lit lets the rear sensor follow the front
+# like a worn one. A sample counts `CATALYST_LIT_AFTER_S` into a trip of `CATALYST_MIN_TRIP_S` and in its
+# second half, with the engine warm (as an OBD catalyst monitor waits for steady warm driving).
+LIT = f"""s.driving
+      AND s.ts >= s.trip_start + greatest(interval '{CATALYST_LIT_AFTER_S} seconds', (s.trip_end - s.trip_start) / 2)
+      AND s.trip_end - s.trip_start >= interval '{CATALYST_MIN_TRIP_S} seconds' AND s.coolant >= 75
+      AND s.o2_rear IS NOT NULL"""
+EARLY_S = 180  # after a start the alternator recharges what the crank took: smart ones too (`charge_v_early`)
+
 TRIP_SQL = f"""
 WITH raw AS (
-  SELECT t.vehicle_id, t.ts, t.day,
-    {RPM} AS rpm, {COOLANT} AS coolant, {_f("ENGINE_LOAD")} AS load,
-    {_f("CONTROL_MODULE_VOLTAGE")} AS volts,
+  -- driving samples, and Mode 06 counter readings (some dongles read them alone, as the trip ends)
+  SELECT t.vehicle_id, t.ts, t.day, coalesce({DRIVING}, false) AS driving,
+    {RPM} AS rpm, {COOLANT} AS coolant, {_f("ENGINE_LOAD")} AS load, {_f("SPEED")} AS speed,
+    {SYSTEM_V} AS volts,
     {_f("AMBIANT_AIR_TEMP")} AS ambient, {_f("INTAKE_TEMP")} AS intake,
-    {_f("O2_B1S1")} AS o2_front, {_f("O2_B1S2")} AS o2_rear
+    {_f("O2_B1S1")} AS o2_front, {_f("O2_S1_WR_CURRENT")} AS o2_wide, {_f("O2_B1S2")} AS o2_rear,
+    {", ".join(f"{c} AS m{i}" for i, c in enumerate(COUNTERS, 1))}
   FROM ({_samples("trip_since")}) t
-  WHERE {DRIVING} AND t.local_ts >= CAST(:first AS timestamp) - interval '{TRIP_LEAD_IN_H} hours'
+  WHERE ({DRIVING} OR {ANY_COUNTER}) AND t.local_ts >= CAST(:first AS timestamp) - interval '{TRIP_LEAD_IN_H} hours'
 ), gaps AS (
-  SELECT raw.*, extract(epoch FROM raw.ts - lag(raw.ts) OVER w) AS gap, lag(raw.coolant) OVER w AS prev_c
-  FROM raw WINDOW w AS (PARTITION BY raw.vehicle_id ORDER BY raw.ts)
+  SELECT raw.*, extract(epoch FROM raw.ts - lag(raw.ts) OVER w) AS gap,
+    extract(epoch FROM raw.ts - lag(raw.ts) OVER d) AS dgap, lag(raw.coolant) OVER d AS prev_c
+  FROM raw
+  WINDOW w AS (PARTITION BY raw.vehicle_id ORDER BY raw.ts),
+    d AS (PARTITION BY raw.vehicle_id, raw.driving ORDER BY raw.ts)
 ), trips AS (
   -- `heat` runs over the vehicle's samples, not per trip: only differences within a trip are read, and one
-  -- window (one sort) serves the trip number and the heat
+  -- window (one sort) serves the trip number and the heat. A counter reading (no RPM) adds no heat.
   SELECT s.*,
     sum(CASE WHEN gap IS NULL OR gap > {TRIP_GAP_S} THEN 1 ELSE 0 END) OVER w AS trip,
-    CASE WHEN gap IS NULL OR gap > {TRIP_GAP_S} THEN 0 ELSE gap END AS dt,
-    sum(CASE WHEN gap IS NULL OR gap > {TRIP_GAP_S} THEN 0 ELSE {_heat_step("s.gap")} END) OVER w
-      AS heat
+    CASE WHEN NOT s.driving OR dgap IS NULL OR dgap > {TRIP_GAP_S} THEN 0 ELSE dgap END AS dt,
+    sum(CASE WHEN NOT s.driving OR dgap IS NULL OR dgap > {TRIP_GAP_S} THEN 0 ELSE {_heat_step("s.dgap")} END)
+      OVER w AS heat
   FROM gaps s WINDOW w AS (PARTITION BY s.vehicle_id ORDER BY s.ts)
 ), s AS (
   SELECT s.*, coalesce(avg(s.ambient) OVER t, min(s.intake) OVER t) AS trip_air,
-    s.ts >= min(s.ts) OVER t + interval '{CATALYST_LIT_AFTER_S} seconds' AND s.coolant >= 75
-      AND s.o2_front IS NOT NULL AND s.o2_rear IS NOT NULL AS lit
+    min(s.ts) FILTER (WHERE s.driving) OVER t AS trip_start, max(s.ts) FILTER (WHERE s.driving) OVER t AS trip_end
   FROM trips s WINDOW t AS (PARTITION BY s.vehicle_id, s.trip)
 )
 SELECT s.vehicle_id, min(s.day) AS day, s.trip,
-  extract(epoch FROM max(s.ts) - min(s.ts)) AS duration_s,
-  (array_agg(s.coolant ORDER BY s.ts))[1] AS start_c,
+  extract(epoch FROM max(s.ts) FILTER (WHERE s.driving) - min(s.ts) FILTER (WHERE s.driving)) AS duration_s,
+  (array_agg(s.coolant ORDER BY s.ts) FILTER (WHERE s.driving))[1] AS start_c,
   max(s.coolant) AS max_c,
   min(s.trip_air) AS air_c,  -- the ambient sensor, or the intake air at the start of a drive
   {_at_crossing(WARM_FROM_C, "s.heat", HEAT_STEP)} AS heat_at_from,
   {_at_crossing(WARM_TO_C, "s.heat", HEAT_STEP)} AS heat_at_to,
+  {_at_crossing(WARM_FROM_C, "extract(epoch FROM s.ts)", "s.dt")} AS epoch_at_from,
+  {_at_crossing(WARM_TO_C, "extract(epoch FROM s.ts)", "s.dt")} AS epoch_at_to,
   max(s.heat) AS heat_total,
-  extract(epoch FROM max(s.ts)) - {_at_crossing(WARM_FROM_C, "extract(epoch FROM s.ts)", "s.dt")} AS seconds_after_from,
+  extract(epoch FROM max(s.ts) FILTER (WHERE s.driving))
+    - {_at_crossing(WARM_FROM_C, "extract(epoch FROM s.ts)", "s.dt")} AS seconds_after_from,
+  -- how long the engine idled while warming from 50 to 80 °C (a winter warm-up at idle is not a drive)
+  sum(s.dt) FILTER (WHERE s.driving AND s.speed < 3 AND s.prev_c >= {WARM_FROM_C}
+                    AND s.prev_c < {WARM_TO_C}) AS idle_s_warming,
   percentile_cont(0.5) WITHIN GROUP (ORDER BY s.volts) FILTER (WHERE s.rpm > 1500) AS volts_high_rpm,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY s.volts) FILTER (WHERE s.driving
+    AND s.ts < s.trip_start + interval '{EARLY_S} seconds') AS volts_early,
   coalesce(avg(s.ambient) FILTER (WHERE s.rpm > 1500), avg(s.ambient), min(s.intake)) AS air_high_rpm,
   sum(s.rpm / 60.0 * s.dt) AS revs,
   count(*) FILTER (WHERE s.coolant >= {WARM_TO_C}) AS warm_samples,
   avg(s.coolant) FILTER (WHERE s.coolant >= {WARM_TO_C}) AS warm_c,
   avg({DEMAND}) FILTER (WHERE s.coolant >= {WARM_TO_C} AND s.coolant > s.trip_air + 20) AS warm_demand,
-  count(*) FILTER (WHERE s.lit) AS lit_n,
-  sum(s.o2_front) FILTER (WHERE s.lit) AS front_sum, sum(s.o2_front * s.o2_front) FILTER (WHERE s.lit) AS front_sq,
-  sum(s.o2_rear) FILTER (WHERE s.lit) AS rear_sum, sum(s.o2_rear * s.o2_rear) FILTER (WHERE s.lit) AS rear_sq
+  count(*) FILTER (WHERE {LIT}) AS lit_n,
+  count(s.o2_front) FILTER (WHERE {LIT}) AS lit_front_n,
+  sum(s.o2_front) FILTER (WHERE {LIT}) AS front_sum, sum(s.o2_front * s.o2_front) FILTER (WHERE {LIT}) AS front_sq,
+  sum(s.o2_rear) FILTER (WHERE {LIT}) AS rear_sum, sum(s.o2_rear * s.o2_rear) FILTER (WHERE {LIT}) AS rear_sq,
+  -- Mode 06: the count of the driving cycle, however often it was read (a counter, not a rate: the last or
+  -- largest reading of the trip, never a sum of readings)
+  {", ".join(f"max(s.m{i}) AS misfire_c{i}" for i in range(1, MAX_CYLINDERS + 1))}
 FROM s
 GROUP BY s.vehicle_id, s.trip
-HAVING min(s.day) BETWEEN :first AND :last
+HAVING min(s.day) BETWEEN :first AND :last AND bool_or(s.driving)
 """
 
 DTC_SQL = """
@@ -253,6 +282,7 @@ def load_days(conn: Connection, *, first: date, last: date, vehicle_ids: list[in
     days = []
     for row in conn.execute(text(DAILY_SQL), params).mappings():
         features = derive(row) | summarise_trips(trips.get((row["vehicle_id"], row["day"]), []))
+        features |= misfire_features(features)
         pending, stored = dtcs.get((row["vehicle_id"], row["day"]), ((), ()))
         days.append(VehicleDay(row["vehicle_id"], row["day"], features, judge(features), pending, stored))
     return days
@@ -303,44 +333,55 @@ def data_days(days: Iterable[VehicleDay], *, last: date) -> Iterator[tuple[date,
 def derive(row: Mapping[Any, Any]) -> Features:
     """Turn one aggregated row into named features (pure)."""
     raw = {k: _num(v) for k, v in row.items() if k not in ("vehicle_id", "day")}
-    counts = [c for i in range(1, MAX_CYLINDERS + 1) if (c := raw.get(f"misfire_c{i}")) is not None]
     features: Features = {
         k: raw.get(k)
         for k in (
             "samples", "last_epoch", "driving_samples", "drive_min", "impossible", "rpm_sd", "coolant_sd", "rest_v",
-            "crank_v",
-            "cold_start_c", "air_c", "charge_v_p10", "charge_v_high_rpm", "coolant_max", "coolant_p90",
-            "coolant_warm_mean",
-            "coolant_loaded_p90", "trim_idle", "trim_cruise", "trim_warm", "o2_ratio", "o2_samples",
+            "crank_v", "cold_start_c", "air_c", "charge_v_p10", "charge_v_high_rpm", "charge_v_peak", "coolant_max",
+            "coolant_p90", "coolant_warm_mean", "coolant_loaded_p90", "trim_idle", "trim_cruise", "trim_warm",
+            "o2_ratio", "o2_samples",
         )
     }  # fmt: skip
     rest, crank = features["rest_v"], features["crank_v"]
     features["crank_sag_v"] = rest - crank if rest is not None and crank is not None and crank < rest else None
-    if counts:
-        ordered = sorted(counts)
-        worst = ordered[-1]
-        others = ordered[:-1] or [0.0]
-        minutes = max(features["drive_min"] or 0.0, 1.0)
-        features["misfire_worst_per_h"] = 60.0 * worst / minutes
-        features["misfire_others_per_h"] = 60.0 * sorted(others)[len(others) // 2] / minutes
-        features["misfire_worst"] = worst
-        features["misfire_others_mean"] = sum(others) / len(others)
-        features["misfire_worst_cyl"] = float(
-            1 + [raw.get(f"misfire_c{i}") for i in range(1, MAX_CYLINDERS + 1)].index(worst)
-        )
     return features
+
+
+def misfire_features(features: Features) -> Features:
+    """The day's Mode 06 picture from its per-cylinder counts (`misfire_c1..8`, each the sum over the day's
+    driving cycles of the cycle's count): the worst cylinder against the mean of its siblings (pure)."""
+    counts = [(c, i) for i in range(1, MAX_CYLINDERS + 1) if (c := features.get(f"misfire_c{i}")) is not None]
+    if not counts:
+        return {}
+    ordered = sorted(counts)
+    worst, cylinder = ordered[-1]
+    others = [c for c, _ in ordered[:-1]] or [0.0]
+    minutes = max(features.get("drive_min") or 0.0, 1.0)
+    return {
+        "misfire_worst_per_h": 60.0 * worst / minutes,
+        "misfire_others_per_h": 60.0 * sorted(others)[len(others) // 2] / minutes,
+        "misfire_worst": worst,
+        "misfire_others_mean": sum(others) / len(others),
+        "misfire_worst_cyl": float(cylinder),
+    }
 
 
 def summarise_trips(trips: Sequence[Mapping[Any, Any]]) -> Features:
     """Turn one vehicle-day's trips into day features (pure): medians over the trips that measured each.
 
     - `warmup_heat_per_k`: heat (full-load revolutions) the engine burnt per kelvin its coolant rose from
-      50 to 80 °C, on trips that started below 50 °C and got there; `warmup_air_c` the air of those trips.
-    - `charge_v_trip`: the regulated voltage above 1,500 rpm, `charge_air_trip` the air of the same minutes.
+      50 to 80 °C, on trips that started below 50 °C and got there driving (a warm-up mostly at idle, as
+      northern drivers warm their cars in winter, loses its heat to the block, not the radiator: left out);
+      `warmup_air_c` the air of those trips.
+    - `charge_v_trip`: the regulated voltage above 1,500 rpm, `charge_air_trip` the air of the same minutes;
+      `charge_v_early`: the voltage in the first three minutes of a drive, when any alternator recharges
+      what the crank took (a smart one too, which lets the voltage fall at cruise with a full battery).
     - `warm_demand`: the mean heat the radiator had to reject per kelvin of coolant over air while warm
       (>= 80 °C), weighted by warm samples: what moves a healthy thermostat within its band.
     - `o2_ratio_lit`: rear / front O2 swing (standard deviations within each trip, pooled over the day's
-      trips) on samples `CATALYST_LIT_AFTER_S` into a trip with the coolant warm; `o2_lit_samples` of them.
+      trips) with the catalyst lit (`LIT`); for a car whose upstream sensor is wideband or absent, the rear
+      swing as a share of a textbook narrowband front swing; `o2_lit_samples` of them.
+    - `misfire_c1..8`: per cylinder, the sum over the day's driving cycles of the cycle's Mode 06 count.
     """
     warmups = [(heat, _num(t["air_c"])) for t in trips if (heat := _warmup_heat_per_k(t)) is not None]
     charging = [(v, _num(t["air_high_rpm"])) for t in trips if (v := _num(t["volts_high_rpm"])) is not None]
@@ -354,35 +395,67 @@ def summarise_trips(trips: Sequence[Mapping[Any, Any]]) -> Features:
         "warmup_air_c": _median([a for _, a in warmups if a is not None]),
         "charge_v_trip": _median([v for v, _ in charging]),
         "charge_air_trip": _median([a for _, a in charging if a is not None]),
+        "charge_v_early": _median([v for t in trips if (v := _num(t.get("volts_early"))) is not None]),
         "warm_demand": sum(n * d for n, d in warm if d is not None) / warm_n if warm_n else None,
         **_lit_o2(trips),
+        **_cycle_counts(trips),
     }
+
+
+def _cycle_counts(trips: Sequence[Mapping[Any, Any]]) -> Features:
+    out: Features = {}
+    for i in range(1, MAX_CYLINDERS + 1):
+        counts = [c for t in trips if (c := _num(t.get(f"misfire_c{i}"))) is not None]
+        if counts:
+            out[f"misfire_c{i}"] = sum(counts)
+    if out:
+        out["misfire_cycles"] = float(sum(1 for t in trips if _num(t.get("misfire_c1")) is not None))
+    return out
+
+
+NARROWBAND_FRONT_SD_V = 0.265  # a narrowband upstream sensor switching 0.1-0.85 V: its swing's standard deviation
 
 
 def _lit_o2(trips: Sequence[Mapping[Any, Any]]) -> Features:
     """The day's rear/front O2 swing ratio over lit-catalyst samples, from per-trip sums (pooled within-trip
-    variance: a trip's mean voltage does not count as swing)."""
+    variance: a trip's mean voltage does not count as swing). Without a narrowband front sensor on every lit
+    sample, the rear swing over a textbook front swing."""
     n = front = rear = 0.0
+    narrowband = True
     for trip in trips:
         count = _num(trip["lit_n"]) or 0.0
         if count < 2:
             continue
         n += count
+        narrowband = narrowband and (_num(trip.get("lit_front_n")) or 0.0) == count
         front += (_num(trip["front_sq"]) or 0.0) - (_num(trip["front_sum"]) or 0.0) ** 2 / count
         rear += (_num(trip["rear_sq"]) or 0.0) - (_num(trip["rear_sum"]) or 0.0) ** 2 / count
-    ratio = math.sqrt(max(rear, 0.0) / front) if n and front > 0 else None
-    return {"o2_ratio_lit": ratio, "o2_lit_samples": n}
+    if not n:
+        return {"o2_ratio_lit": None, "o2_lit_samples": 0.0}
+    if narrowband and front > 0:
+        return {"o2_ratio_lit": math.sqrt(max(rear, 0.0) / front), "o2_lit_samples": n, "o2_front": 1.0}
+    return {"o2_ratio_lit": math.sqrt(max(rear, 0.0) / n) / NARROWBAND_FRONT_SD_V, "o2_lit_samples": n, "o2_front": 0.0}
+
+
+IDLE_WARMUP_SHARE = 0.5  # a warm-up from 50 to 80 °C that stood still longer than this share is not a drive's
+UNFINISHED_MIN_AIR_C = -5.0  # below this, a healthy engine on a short slow drive may not reach 80 °C either
 
 
 def _warmup_heat_per_k(trip: Mapping[Any, Any]) -> float | None:
-    """Heat per kelvin from 50 to 80 °C; for a drive that stayed `UNFINISHED_WARMUP_S` past 50 °C without
-    reaching 80 °C, the heat it burnt after 50 °C (a lower bound: it needed more)."""
+    """Heat per kelvin from 50 to 80 °C driving; for a drive that stayed `UNFINISHED_WARMUP_S` past 50 °C
+    without reaching 80 °C in air above `UNFINISHED_MIN_AIR_C`, the heat it burnt after 50 °C (a lower bound:
+    it needed more)."""
     span = WARM_TO_C - WARM_FROM_C
     heat = _difference(trip["heat_at_to"], trip["heat_at_from"])
     if heat is not None:
+        seconds = _difference(trip.get("epoch_at_to"), trip.get("epoch_at_from"))
+        idle = _num(trip.get("idle_s_warming")) or 0.0
+        if seconds is not None and seconds > 0 and idle > IDLE_WARMUP_SHARE * seconds:
+            return None
         return heat / span if heat > 0 else None
     after = _num(trip["seconds_after_from"])
-    if after is not None and after >= UNFINISHED_WARMUP_S:
+    air = _num(trip["air_c"])
+    if after is not None and after >= UNFINISHED_WARMUP_S and (air is None or air >= UNFINISHED_MIN_AIR_C):
         burnt = _difference(trip["heat_total"], trip["heat_at_from"])
         return burnt / span if burnt is not None and burnt > 0 else None
     return None

@@ -16,35 +16,20 @@ from predict.detect import ModeParams
 MODELS_DIR = Path(__file__).parent / "models"
 
 
-@dataclass(frozen=True, slots=True)
-class Calibration:
-    """Logistic confidence from (z / threshold, trend, pending DTC), fitted by scikit-learn at training."""
-
-    intercept: float = -2.0
-    z_coef: float = 2.0
-    trend_coef: float = 0.0
-    dtc_coef: float = 1.0
-
-
 @dataclass(frozen=True)
 class Model:
     version: str
     params: dict[FailureMode, ModeParams]
-    calibration: dict[FailureMode, Calibration] = field(default_factory=dict)
     trained_on: dict[str, object] = field(default_factory=dict)
     metrics: dict[str, object] = field(default_factory=dict)
 
     def mode(self, mode: FailureMode) -> ModeParams:
         return self.params.get(mode, ModeParams())
 
-    def calibrated(self, mode: FailureMode) -> Calibration:
-        return self.calibration.get(mode, Calibration())
-
     def save(self, path: Path) -> Path:
         body = {
             "version": self.version,
             "params": {m.value: asdict(p) for m, p in self.params.items()},
-            "calibration": {m.value: asdict(c) for m, c in self.calibration.items()},
             "trained_on": self.trained_on,
             "metrics": self.metrics,
         }
@@ -58,7 +43,6 @@ class Model:
         return cls(
             version=body["version"],
             params={FailureMode(m): ModeParams(**p) for m, p in body["params"].items()},
-            calibration={FailureMode(m): Calibration(**c) for m, c in body.get("calibration", {}).items()},
             trained_on=body.get("trained_on", {}),
             metrics=body.get("metrics", {}),
         )

@@ -61,13 +61,22 @@ def _cold_start(f: Features) -> float | None:
 
 
 def _charging(f: Features) -> float | None:
-    """The regulated system voltage above 1,500 rpm (where a healthy alternator always keeps up), lower
-    as brushes and regulator wear: the median of the day's trips; the day's 10th percentile when the
-    engine never revved that high."""
-    volts = _get(f, "charge_v_trip")
-    volts = volts if volts is not None else _get(f, "charge_v_high_rpm")
-    volts = volts if volts is not None else _get(f, "charge_v_p10")
-    return -volts if volts is not None else None
+    """The highest voltage the charging system regulated to that day (lower as brushes and regulator wear):
+    the recharge in the first three minutes of drives (median over the day's drives), or the day's 90th
+    percentile while the engine ran above 1,200 rpm, whichever is higher. A smart alternator lets the
+    voltage fall to 12.4-13.2 V at cruise with a full battery and charges after a start, with a low battery
+    and when decelerating; a conventional one holds its set point: both reach their charging voltage on
+    any day they drive, and a worn one no longer does. Days kept before these features existed read the
+    regulated voltage above 1,500 rpm."""
+    volts = [v for v in (_get(f, "charge_v_early"), _get(f, "charge_v_peak")) if v is not None]
+    if volts:
+        return -max(volts)
+    if "charge_v_peak" in f:
+        return None
+    old = _get(f, "charge_v_trip")
+    old = old if old is not None else _get(f, "charge_v_high_rpm")
+    old = old if old is not None else _get(f, "charge_v_p10")
+    return -old if old is not None else None
 
 
 def _morning_air(f: Features) -> float | None:
@@ -78,11 +87,7 @@ def _morning_air(f: Features) -> float | None:
 
 
 def _charging_air(f: Features) -> float | None:
-    """The air of the minutes the regulated voltage was read (the regulator's set point follows it); the
-    day's air, or the morning's, for a car that does not read it then."""
-    air = _get(f, "charge_air_trip")
-    if air is not None and _get(f, "charge_v_trip") is not None:
-        return air
+    """The day's air (the regulator's set point follows it), or the morning's for a car that does not read it."""
     air = _get(f, "air_c")
     return air if air is not None else _morning_air(f)
 
@@ -162,9 +167,10 @@ def _enough_o2(f: Features, count: str) -> bool:
 
 
 def _o2_ratio(f: Features) -> float | None:
-    """Rear/front O2 swing with the catalyst lit (minutes into a warm drive): a cold catalyst stores no
-    oxygen and lets the rear sensor follow the front like a worn one, so short trips say nothing. Days
-    kept before the lit ratio existed fall back to the warm-engine ratio."""
+    """Rear/front O2 swing with the catalyst lit (the second half of drives of ten minutes or more, warm):
+    a cold catalyst stores no oxygen and lets the rear sensor follow the front like a worn one, so short
+    trips say nothing. Without a narrowband front sensor (wideband, or none), the rear swing over a
+    textbook front swing. Days kept before the lit ratio existed fall back to the warm-engine ratio."""
     if "o2_ratio_lit" in f:
         return _get(f, "o2_ratio_lit") if _enough_o2(f, "o2_lit_samples") else None
     return _get(f, "o2_ratio") if _enough_o2(f, "o2_samples") else None
@@ -175,7 +181,7 @@ INDEXES: dict[FailureMode, IndexSpec] = {
     for spec in (
         IndexSpec(FailureMode.BATTERY, "log cranking sag", "log V", _crank_sag, _cold_start, 0.06, math.log(3.6),
                   cohort_prior=True),
-        IndexSpec(FailureMode.CHARGING_SYSTEM, "-regulated voltage", "-V", _charging, _charging_air, 0.02, -13.5,
+        IndexSpec(FailureMode.CHARGING_SYSTEM, "-charging voltage", "-V", _charging, _charging_air, 0.02, -13.5,
                   _textbook_charging, cohort_prior=True),
         IndexSpec(FailureMode.THERMOSTAT, "log warm-up heat per kelvin (50-80 °C)", "log rev/K", _warmup_heat,
                   _warmup_air, 0.04, 15.0, _warmup_deficit, cohort_prior=True),

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from predict import alerts, metrics
+from predict import alerts, metrics, outcomes
 from predict.catalog import FailureMode
 from predict.detect import BASELINE_SPAN_DAYS
 from predict.dtc_kb import Severity
@@ -26,8 +26,9 @@ from predict.engine import Cohort, Finding, ScoringError, operation_for
 from predict.engine import Engine as ScoringEngine
 from predict.features import DayInputs, Quality, VehicleDay, data_days, day_inputs, load_days
 from predict.model import Model
+from predict.settings import PredictSettings
 from store.tables import alerts as alerts_table
-from store.tables import vehicle_day_features, vehicles
+from store.tables import prediction_calibration, vehicle_day_features, vehicles
 
 log = logging.getLogger(__name__)
 DayHook = Callable[[Connection, date], None]
@@ -121,8 +122,32 @@ def publish(conn: Connection, finding: Finding, *, store_id: int, model: Model) 
         operation=operation,
         parts=parts,
         model_version=model.version,
+        held=finding.held,
     )
     return alerts.raise_alert(conn, draft)
+
+
+def save_calibrations(conn: Connection, engine: ScoringEngine, *, day: date) -> None:
+    """Keep each store's threshold per mode as the budget set it on `day` (what the API shows)."""
+    rows = [
+        {"store_id": store, "mode": mode.value, "day": day, "model_version": engine.model.version,
+         "threshold_z": cal.threshold, "model_threshold_z": cal.model_threshold,
+         "budget_threshold_z": cal.budget_threshold, "store_cars": cal.store_cars, "fleet_cars": cal.fleet_cars,
+         "budget_per_1000_vm": engine.budget.budget_per_1000_vm if engine.budget else 0.0}
+        for (store, mode), cal in engine.calibrations.items()
+        if store >= 0
+    ]  # fmt: skip
+    if not rows:
+        return
+    stmt = insert(prediction_calibration).values(rows)
+    keep = ("day", "model_version", "threshold_z", "model_threshold_z", "budget_threshold_z", "store_cars",
+            "fleet_cars", "budget_per_1000_vm")  # fmt: skip
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["store_id", "mode"],
+            set_={**{k: stmt.excluded[k] for k in keep}, "updated_at": func.now()},
+        )
+    )
 
 
 def replay(
@@ -131,6 +156,7 @@ def replay(
     first: date,
     last: date,
     model: Model,
+    settings: PredictSettings | None = None,
     after_day: DayHook | None = None,
     progress: Callable[[date], None] | None = None,
 ) -> ReplayStats:
@@ -142,7 +168,7 @@ def replay(
         cohort_of = cohort_of_vehicles(conn)
         days = load_days(conn, first=first - timedelta(days=BASELINE_SPAN_DAYS), last=last)
         save_days(conn, days)
-    engine = ScoringEngine(model, store_of, cohort_of=cohort_of)
+    engine = ScoringEngine.configured(model, store_of, cohort_of=cohort_of, settings=settings or PredictSettings())
     for day, vdays in data_days(days, last=last):
         for vday in vdays:
             engine.add(vday)
@@ -165,6 +191,7 @@ def _score_and_publish(
 ) -> None:
     with db.connect() as conn:
         engine.repaired = repairs(conn)
+        engine.outcomes = outcomes.live_precision(conn, model_version=model.version)
     findings = engine.score_day(day)
     for error in engine.take_errors():
         metrics.SCORING_ERRORS.labels(mode=error.mode.value).inc()
@@ -181,6 +208,7 @@ def _score_and_publish(
                 stats.updated += 1
             else:
                 stats.suppressed += 1
+        save_calibrations(conn, engine, day=day)
         if after_day:
             after_day(conn, day)
 
@@ -196,6 +224,7 @@ class LiveScorer:
     and yesterday too when any of its features changed. New vehicles are picked up at each cycle."""
 
     model: Model
+    settings: PredictSettings = field(default_factory=PredictSettings)
     engine: ScoringEngine | None = None
     inputs: dict[date, DayInputs] = field(default_factory=dict)  # what each day's kept features were computed from
 
@@ -221,12 +250,15 @@ class LiveScorer:
         # counted before the features were computed: a row that landed in between is counted next time and
         # its day computed again, never the other way round
         self.inputs = now
+        warm = self.engine is None
         if self.engine is None:
-            self.engine = ScoringEngine(self.model, store_of)
+            self.engine = ScoringEngine.configured(self.model, store_of, cohort_of=cohort_of, settings=self.settings)
         self.engine.store_of = store_of
         self.engine.cohort_of = cohort_of
         for vday in [*history, *fresh]:
             self.engine.add(vday)
+        if warm:  # the budget needs the last weeks' scores: a restart must not fall back to the model's thresholds
+            self.engine.warm_budget(first=yesterday - timedelta(days=self.engine.budget_window_days), last=yesterday)
         clock.lap("engine")
         for day in (yesterday, today) if redo_yesterday else (today,):
             _score_and_publish(db, self.engine, day, self.model, store_of, stats, None)
@@ -261,6 +293,6 @@ class _PhaseClock:
         return ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in self.laps.items())
 
 
-def score_latest(db: Engine, *, today: date, model: Model) -> ReplayStats:
+def score_latest(db: Engine, *, today: date, model: Model, settings: PredictSettings | None = None) -> ReplayStats:
     """One cold cycle of the running service (read history, re-score the last two data days)."""
-    return LiveScorer(model).cycle(db, today=today)
+    return LiveScorer(model, settings or PredictSettings()).cycle(db, today=today)

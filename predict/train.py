@@ -1,5 +1,6 @@
-"""Training from labelled history: per-mode covariate slopes, alert thresholds, failure level and a
-logistic confidence calibration (scikit-learn), saved as a versioned model with its data range and metrics.
+"""Training from labelled history: per-mode covariate slopes, alert thresholds, failure level and the prior
+precision of each mode's alerts, saved as a versioned model (a candidate until `pitcall predict promote`)
+with its data range and metrics.
 
 Labels come from ground truth (simulated fleets) or from the alert outcomes the service department
 recorded (`predict.alerts.labels`: confirmed = the fault was there, not found / dismissed = it was not).
@@ -18,14 +19,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from predict.catalog import FailureMode
 from predict.detect import ModeParams, Point, adjusted
 from predict.engine import Cohort, Engine
-from predict.evaluation import Fault
+from predict.evaluation import Fault, score_alerts
 from predict.features import Quality, VehicleDay, data_days
-from predict.model import Calibration, Model
+from predict.model import Model
 from predict.modes import INDEXES
 
 MIN_THRESHOLD = 3.0
@@ -174,7 +174,6 @@ def train(
     for mode, (centre, spread) in fleet_priors(days, faults, params).items():
         params[mode] = replace(params[mode], prior_centre=round(centre, 4), prior_scale=round(spread, 4))
     labelled = examples(days, faults, Model(version, params), store_of, cohort_of)
-    calibration: dict[FailureMode, Calibration] = {}
     metrics: dict[str, object] = {}
     for mode in FailureMode:
         rows = [e for e in labelled if e.mode is mode]
@@ -185,7 +184,6 @@ def train(
         at_failure = [e.z for e in rows if e.positive and e.z >= threshold]
         failure_z = max(2 * threshold, statistics.median(at_failure) * 1.5) if at_failure else 3 * threshold
         params[mode] = replace(params[mode], threshold=round(threshold, 3), failure_z=round(failure_z, 3))
-        calibration[mode] = _calibrate(rows, threshold)
         metrics[mode.value] = {
             "healthy_vehicle_days": len(healthy),
             "healthy_z_q999": round(float(np.quantile(healthy, 0.999)), 3) if healthy else None,
@@ -195,10 +193,12 @@ def train(
             "positive_vehicle_days": sum(e.positive for e in rows),
             "positive_days_above_threshold": sum(e.positive and e.z >= threshold for e in rows),
         }
+    candidate = Model(version, params)
+    for mode, precision in backtest_precision(candidate, days, faults, store_of, cohort_of or {}).items():
+        params[mode] = replace(params[mode], prior_precision=precision)
     return Model(
         version=version,
         params=params,
-        calibration=calibration,
         trained_on={
             "from": data_range[0].isoformat(),
             "to": data_range[1].isoformat(),
@@ -209,13 +209,18 @@ def train(
     )
 
 
-def _calibrate(rows: list[Example], threshold: float) -> Calibration:
-    """Logistic regression of 'inside a fault window' on (z / threshold, trend, DTC) among scored days."""
-    candidates = [e for e in rows if e.z >= 0.5 * threshold and (e.positive or e.healthy)]
-    if len({e.positive for e in candidates}) < 2:
-        return Calibration()
-    x = np.array([[e.z / threshold, e.trend, float(e.dtc)] for e in candidates])
-    y = np.array([e.positive for e in candidates])
-    fit = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
-    z_coef, trend_coef, dtc_coef = (float(c) for c in fit.coef_[0])
-    return Calibration(float(fit.intercept_[0]), round(z_coef, 4), round(trend_coef, 4), round(dtc_coef, 4))
+def backtest_precision(
+    model: Model, days: list[VehicleDay], faults: list[Fault], store_of: dict[int, int], cohort_of: dict[int, Cohort]
+) -> dict[FailureMode, float]:
+    """Per mode, the share of the model's alerts that were real in a backtest of these fleets (each part
+    replaced at its failure), as a Beta(1, 1) posterior mean: the prior of the confidence an alert states."""
+    from predict.backtest import backtest  # the backtest replays with the engine training just parameterised
+
+    if not days:
+        return {}
+    first, last = min(d.day for d in days), max(d.day for d in days)
+    repaired = {(f.vehicle_id, f.mode): f.failure for f in faults}
+    run = backtest(days, faults, repaired, model=model, store_of=store_of, cohort_of=cohort_of, first=first, last=last)
+    vehicles = len({d.vehicle_id for d in days})
+    scores = score_alerts(run.raised, faults, vehicles=vehicles, days=(last - first).days + 1)
+    return {m: round((s.true_alerts + 1) / (s.alerts + 2), 3) for m, s in scores.items() if m is not None}

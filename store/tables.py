@@ -207,8 +207,9 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 FAILURE_MODES = ("battery", "charging_system", "thermostat", "overheating", "fuel_lean", "misfire", "catalyst")
-ALERT_STATES = ("open", "acknowledged", "booked", "resolved", "dismissed")
-LIVE_ALERT_STATES = ("open", "acknowledged", "booked")
+ALERT_STATES = ("watch", "open", "acknowledged", "booked", "resolved", "dismissed")
+# One of these per vehicle and mode at most: the queue's states, and the watch list of a held mode
+LIVE_ALERT_STATES = ("watch", "open", "acknowledged", "booked")
 SEVERITIES = ("info", "warning", "critical")
 ALERT_OUTCOMES = ("confirmed", "not_found")
 DAY_QUALITIES = ("ok", "sparse", "garbage")
@@ -266,6 +267,25 @@ alert_transitions = Table(
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("actor", String(100), nullable=False),
     Column("note", Text),
+)
+
+# Each store's alert threshold per mode as the false-alert budget set it on the last day scored
+# (predict.budget): what the API and the console show beside the store's live alert rate.
+prediction_calibration = Table(
+    "prediction_calibration",
+    metadata,
+    Column("store_id", ForeignKey("stores.id"), primary_key=True),
+    Column("mode", String(32), primary_key=True),
+    Column("day", Date, nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("threshold_z", Double, nullable=False),
+    Column("model_threshold_z", Double, nullable=False),
+    Column("budget_threshold_z", Double, nullable=False),
+    Column("store_cars", Integer, nullable=False),
+    Column("fleet_cars", Integer, nullable=False),
+    Column("budget_per_1000_vm", Double, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_in("mode", FAILURE_MODES), name="mode"),
 )
 
 # Daily features per vehicle that prediction computes and the console charts.

@@ -123,14 +123,17 @@ def _trips_from_raw(samples: list[tuple[datetime, dict[str, float]]]) -> list[tu
 
 def _heat_per_k_from_raw(trip: Trip) -> float | None:
     """Full-load revolutions (rpm/60 x load/100 x seconds) between the coolant's first upward crossings of 50
-    and 80 °C (interpolated within the crossing interval), per kelvin; a trip that stayed 10 minutes past
-    50 °C without reaching 80 °C gives the heat it burnt after 50 °C."""
-    heat, seconds, prev = 0.0, 0.0, None
+    and 80 °C (interpolated within the crossing interval), per kelvin, unless the car stood still for more
+    than half of that time; a trip that stayed 10 minutes past 50 °C without reaching 80 °C, in air of -5 °C
+    or more, gives the heat it burnt after 50 °C."""
+    heat, seconds, idle, prev = 0.0, 0.0, 0.0, None
     at: dict[float, tuple[float, float]] = {}
     for dt, pids in trip:
         step = pids["RPM"] / 60.0 * pids["ENGINE_LOAD"] / 100.0 * dt
         heat, seconds = heat + step, seconds + dt
         coolant = pids["COOLANT_TEMP"]
+        if prev is not None and 50.0 <= prev < 80.0 and pids.get("SPEED", 0) < 3:
+            idle += dt
         for level in (50.0, 80.0):
             if level not in at and prev is not None and prev < level <= coolant and dt > 0:
                 share = (coolant - level) / (coolant - prev)
@@ -139,8 +142,11 @@ def _heat_per_k_from_raw(trip: Trip) -> float | None:
     if 50.0 not in at:
         return None
     if 80.0 in at:
-        return (at[80.0][0] - at[50.0][0]) / 30.0
-    return (heat - at[50.0][0]) / 30.0 if seconds - at[50.0][1] >= 600 else None
+        warming = at[80.0][1] - at[50.0][1]
+        return None if idle > 0.5 * warming else (at[80.0][0] - at[50.0][0]) / 30.0
+    ambient = [p["AMBIANT_AIR_TEMP"] for _, p in trip if p.get("AMBIANT_AIR_TEMP") is not None]
+    air = statistics.fmean(ambient) if ambient else min(p["INTAKE_TEMP"] for _, p in trip)
+    return (heat - at[50.0][0]) / 30.0 if seconds - at[50.0][1] >= 600 and air >= -5.0 else None
 
 
 def test_trip_features_are_the_physics_of_the_raw_samples(loaded: LoadedFleet) -> None:
@@ -192,12 +198,15 @@ def test_trip_features_are_the_physics_of_the_raw_samples(loaded: LoadedFleet) -
 
 
 def _lit_o2_ratio_from_raw(trips: list[Trip]) -> float | None:
-    """Rear/front O2 standard deviation, pooled within trips, over samples 5 minutes into a trip, warm."""
+    """Rear/front O2 standard deviation, pooled within trips of ten minutes or more, over samples in the
+    second half of the trip and 5 minutes into it, warm."""
     front_ss = rear_ss = 0.0
     for trip in trips:
         elapsed = list(itertools.accumulate(dt for dt, _ in trip))
+        if elapsed[-1] < 600:
+            continue
         lit = [(p["O2_B1S1"], p["O2_B1S2"]) for t, (_, p) in zip(elapsed, trip, strict=True)
-               if t >= 300 and p["COOLANT_TEMP"] >= 75
+               if t >= max(300, elapsed[-1] / 2) and p["COOLANT_TEMP"] >= 75
                and p.get("O2_B1S1") is not None and p.get("O2_B1S2") is not None]  # fmt: skip
         if len(lit) >= 2:
             front_ss += len(lit) * statistics.pvariance([f for f, _ in lit])

@@ -52,7 +52,7 @@ def test_alerts_and_service_migrations_go_down_to_0001_and_up_again(db_url: str)
     assert scalar(db_url, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%alerts%'") == 0
     migrate.upgrade(db_url)
     assert {r[0] for r in rows(db_url, tables)} >= ALERT_TABLES | SERVICE_TABLES
-    assert scalar(db_url, "SELECT version_num FROM alembic_version") == "0003"
+    assert scalar(db_url, "SELECT version_num FROM alembic_version") == "0004"
     assert scalar(db_url, "SELECT count(*) FROM service_operations") >= 7  # the seeded catalog is back
 
 

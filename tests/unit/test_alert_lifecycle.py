@@ -30,6 +30,9 @@ from store.tables import ALERT_STATES, FAILURE_MODES, SEVERITIES
 
 T0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
 ALLOWED = {
+    (AlertState.WATCH, AlertState.OPEN),  # into the queue: a manager's call, or its mode is no longer held
+    (AlertState.WATCH, AlertState.DISMISSED),
+    (AlertState.WATCH, AlertState.RESOLVED),
     (AlertState.OPEN, AlertState.ACKNOWLEDGED),
     (AlertState.OPEN, AlertState.BOOKED),
     (AlertState.OPEN, AlertState.DISMISSED),
@@ -56,6 +59,9 @@ def _details(to_state: AlertState) -> dict[str, object]:
 def test_allowed_transition_sets_state_and_its_timestamp(current: AlertState, to_state: AlertState) -> None:
     values = plan_transition(current, to_state, actor="advisor-7", at=T0, **_details(to_state))  # type: ignore[arg-type]
     assert values["state"] == to_state.value
+    if to_state is AlertState.OPEN:  # from the watch list: only the state changes
+        assert values == {"state": "open"}
+        return
     stamp = {
         AlertState.ACKNOWLEDGED: "acknowledged_at",
         AlertState.BOOKED: "booked_at",

@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 
 from predict.catalog import FailureMode
 from predict.detect import ModeParams
-from predict.engine import Engine, logistic
+from predict.engine import Engine
 from predict.features import Quality, VehicleDay
-from predict.model import Calibration
 from tests.unit.test_predict_engine import DAYS, FLEET, MODEL, STORE, day, fleet_days, healthy
 
 ODD = 9  # the unusual car, in the same store as the healthy fleet
@@ -29,25 +28,20 @@ def scored_vehicles(engine: Engine, n: int) -> set[int]:
     return {v for v, _ in engine.all_scores(day(n))}
 
 
-def test_the_logistic_is_stable_at_any_logit() -> None:
-    assert logistic(-1e6) == 0.0 and logistic(1e6) == 1.0
-    assert logistic(-math.inf) == 0.0 and logistic(math.inf) == 1.0
-    assert logistic(math.nan) == 0.5
-    assert logistic(0.0) == 0.5
-
-
-def test_an_extreme_score_gives_a_confidence_not_an_overflow() -> None:
-    """The crash seen on an independent fleet: math.exp(-logit) of one car's extreme score."""
-    wild = {m: Calibration(intercept=-2.0, z_coef=-5e4, trend_coef=0.0, dtc_coef=0.0) for m in FailureMode}
-    model = replace(MODEL, calibration=wild)
+def test_an_extreme_score_gives_a_finite_confidence_and_eta() -> None:
+    """The crash seen on an independent fleet: math.exp(-logit) of one car's extreme score (engine.py:266
+    of 2026.12.06a). A sag that grows a thousandfold in days gives a finding, not an overflow."""
     days = fleet_days(sick=True)
-    engine = Engine(model, STORE)
+    extreme = [replace(d, features={**d.features, "crank_sag_v": 1e5}) if d.vehicle_id == 4 and d.day >= day(40)
+               else d for d in days]  # fmt: skip
+    engine = Engine(MODEL, STORE)
     findings = []
     for n in range(DAYS):
-        for vday in (d for d in days if d.day == day(n)):
+        for vday in (d for d in extreme if d.day == day(n)):
             engine.add(vday)
         findings += engine.score_day(day(n))
-    assert findings and all(f.confidence == 0.0 for f in findings)
+    assert findings and all(0.0 <= f.confidence <= 1.0 and math.isfinite(f.z) for f in findings)
+    assert all(f.days_to_failure is None or 1.0 <= f.days_to_failure <= 180.0 for f in findings)
     assert engine.take_errors() == []
 
 

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from predict.catalog import FailureMode
-from predict.features import Features, Quality, derive, judge, summarise_trips
+from predict.features import (
+    NARROWBAND_FRONT_SD_V,
+    Features,
+    Quality,
+    derive,
+    judge,
+    misfire_features,
+    summarise_trips,
+)
 from predict.modes import INDEXES
 
 
@@ -42,7 +50,6 @@ def aggregate_row(**overrides: Any) -> dict[str, Any]:
         "o2_ratio": 0.12,
         "o2_samples": 900,
     }
-    row.update({f"misfire_c{c}": None for c in range(1, 9)})
     row.update(overrides)
     return row
 
@@ -78,8 +85,14 @@ def test_missing_aggregates_stay_none() -> None:
     assert features["trim_warm"] == pytest.approx(1.8)
 
 
+def with_misfires(day: Features, *counts: float) -> Features:
+    """A day with the per-cylinder cycle counts the trips gave, and the misfire picture derived from them."""
+    day = day | {f"misfire_c{c}": float(n) for c, n in enumerate(counts, 1)}
+    return day | misfire_features(day)
+
+
 def test_misfires_name_the_worst_cylinder_and_rates_are_per_driving_hour() -> None:
-    features = derive(aggregate_row(drive_min=30, misfire_c1=0, misfire_c2=45, misfire_c3=2, misfire_c4=4))
+    features = with_misfires(derive(aggregate_row(drive_min=30)), 0, 45, 2, 4)
     assert features["misfire_worst_cyl"] == 2.0
     assert features["misfire_worst_per_h"] == pytest.approx(90.0)  # 45 in half an hour
     assert features["misfire_others_per_h"] == pytest.approx(4.0)  # the middle of 0, 2, 4 per half hour
@@ -88,12 +101,13 @@ def test_misfires_name_the_worst_cylinder_and_rates_are_per_driving_hour() -> No
 
 def test_a_car_without_misfire_monitors_has_no_misfire_features() -> None:
     features = derive(aggregate_row())
+    assert misfire_features(features) == {}
     assert features.get("misfire_worst_per_h") is None
     assert features.get("misfire_others_per_h") is None
 
 
 def test_misfire_rates_without_driving_do_not_divide_by_zero() -> None:
-    features = derive(aggregate_row(drive_min=0, misfire_c1=3, misfire_c2=1))
+    features = with_misfires(derive(aggregate_row(drive_min=0)), 3, 1)
     assert features["misfire_worst_per_h"] == pytest.approx(180.0)
     assert features["misfire_worst_cyl"] == 1.0
 
@@ -279,9 +293,10 @@ def trip_row(**overrides: Any) -> dict[str, Any]:
 
 
 def lit(front: list[float], rear: list[float]) -> dict[str, Any]:
-    """The lit-catalyst O2 sums of a trip, as the trip SQL returns them."""
-    return {"lit_n": len(front), "front_sum": sum(front), "front_sq": sum(v * v for v in front),
-            "rear_sum": sum(rear), "rear_sq": sum(v * v for v in rear)}  # fmt: skip
+    """The lit-catalyst O2 sums of a trip, as the trip SQL returns them (`front` empty: no narrowband front)."""
+    return {"lit_n": len(rear), "lit_front_n": len(front), "front_sum": sum(front),
+            "front_sq": sum(v * v for v in front), "rear_sum": sum(rear),
+            "rear_sq": sum(v * v for v in rear)}  # fmt: skip
 
 
 def test_the_lit_catalyst_o2_ratio_pools_the_swing_within_each_trip() -> None:
@@ -291,6 +306,13 @@ def test_the_lit_catalyst_o2_ratio_pools_the_swing_within_each_trip() -> None:
     # the rear swings 0.05 V within each trip; that it sat at 0.65 V in one and 0.25 V in the other is no swing
     assert features["o2_ratio_lit"] == pytest.approx(0.05 / 0.4)
     assert features["o2_lit_samples"] == 12.0
+
+
+def test_without_a_narrowband_front_sensor_the_rear_swing_is_judged_against_a_textbook_front() -> None:
+    """A wideband (or no) upstream sensor: its milliamps are no swing in volts; the rear sensor's swing is."""
+    features = summarise_trips([trip_row(**lit([], [0.6, 0.7] * 3)), trip_row(trip=2, **lit([], [0.2, 0.3] * 3))])
+    assert features["o2_ratio_lit"] == pytest.approx(0.05 / NARROWBAND_FRONT_SD_V)
+    assert features["o2_front"] == 0.0
 
 
 def test_no_lit_catalyst_ratio_from_short_trips() -> None:
@@ -378,11 +400,22 @@ def test_more_heat_per_kelvin_of_warm_up_points_to_a_stuck_open_thermostat() -> 
     assert spec.textbook({**healthy, "coolant_max": 72.0}) == pytest.approx(16.0)  # the textbook rule reads 88 °C
 
 
-def test_the_charging_index_prefers_the_trips_regulated_voltage_and_its_air() -> None:
+def test_the_charging_index_is_the_highest_voltage_the_system_regulated_to() -> None:
+    """A conventional alternator holds ~14.3 V; a smart one sits at 12.8 V at cruise with a full battery but
+    charges at 14.6 V after each start: both are healthy, and neither reads as a weak alternator."""
     spec = INDEXES[FailureMode.CHARGING_SYSTEM]
-    day = {**HEALTHY, "charge_v_trip": 14.31, "charge_air_trip": 24.0, "charge_v_high_rpm": 14.2}
-    assert index_of(FailureMode.CHARGING_SYSTEM, day) == pytest.approx(-14.31)
-    assert spec.covariate is not None and spec.covariate(day) == 24.0
-    without_trips = {**HEALTHY, "charge_v_trip": None, "charge_v_high_rpm": 14.2}
-    assert index_of(FailureMode.CHARGING_SYSTEM, without_trips) == pytest.approx(-14.2)
-    assert spec.covariate(without_trips) == HEALTHY["air_c"]
+    conventional = {**HEALTHY, "charge_v_early": 14.28, "charge_v_peak": 14.33, "charge_v_trip": 14.31}
+    smart = {**HEALTHY, "charge_v_early": 14.6, "charge_v_peak": 13.0, "charge_v_trip": 12.8, "charge_v_high_rpm": 12.8}
+    assert index_of(FailureMode.CHARGING_SYSTEM, conventional) == pytest.approx(-14.33)
+    assert index_of(FailureMode.CHARGING_SYSTEM, smart) == pytest.approx(-14.6)
+    assert spec.covariate is not None and spec.covariate(smart) == HEALTHY["air_c"]
+    assert spec.textbook(smart) == pytest.approx(-12.8)  # the textbook rule is fooled by the smart alternator
+    never_revved = {**HEALTHY, "charge_v_early": None, "charge_v_peak": None}
+    assert spec.index(never_revved) is None
+
+
+def test_days_kept_before_the_charging_voltage_features_read_the_regulated_voltage() -> None:
+    assert index_of(FailureMode.CHARGING_SYSTEM, {**HEALTHY, "charge_v_trip": 14.31}) == pytest.approx(-14.31)
+    assert index_of(FailureMode.CHARGING_SYSTEM, {**HEALTHY, "charge_v_trip": None, "charge_v_high_rpm": 14.2}) == (
+        pytest.approx(-14.2)
+    )

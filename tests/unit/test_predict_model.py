@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,7 +16,7 @@ from predict.detect import ModeParams
 from predict.engine import Engine
 from predict.evaluation import Fault
 from predict.features import Features, Quality, VehicleDay
-from predict.model import Calibration, Model, shipped, untrained
+from predict.model import Model, shipped, untrained
 from predict.train import FLEET_ID_STRIDE, MIN_THRESHOLD, TrainingFleet, fit_slopes, fleet_priors, merge_fleets, train
 
 D0 = date(2026, 1, 1)
@@ -29,10 +30,11 @@ def sample_model(version: str = "pitcall-2026.01.15a") -> Model:
     return Model(
         version=version,
         params={
-            FailureMode.BATTERY: ModeParams(threshold=3.4, slope=-0.0165, covariate_ref=6.6, failure_z=13.8),
+            FailureMode.BATTERY: ModeParams(
+                threshold=3.4, slope=-0.0165, covariate_ref=6.6, failure_z=13.8, prior_precision=0.83
+            ),
             FailureMode.MISFIRE: ModeParams(threshold=4.2),
         },
-        calibration={FailureMode.BATTERY: Calibration(-1.6, 1.3, 2.9, 0.5)},
         trained_on={"from": "2025-09-01", "to": "2025-12-31", "vehicles": 120, "faults": 14},
         metrics={"battery": {"healthy_z_max": 2.9, "healthy_z_q999": None}},
     )
@@ -45,7 +47,16 @@ def test_a_saved_model_loads_back_unchanged(tmp_path: Path) -> None:
     loaded = Model.load(path)
     assert loaded.mode(FailureMode.BATTERY).slope == -0.0165
     assert loaded.mode(FailureMode.CATALYST) == ModeParams()  # modes it does not name get the defaults
-    assert loaded.calibrated(FailureMode.MISFIRE) == Calibration()
+    assert loaded.mode(FailureMode.BATTERY).prior_precision == 0.83
+
+
+def test_a_model_file_of_before_the_prior_precision_loads_with_an_uninformed_prior(tmp_path: Path) -> None:
+    """Files of models up to 2026.12.06a carry a logistic calibration, and no prior precision."""
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"version": "old", "params": {"battery": {"threshold": 3.0}},
+                                "calibration": {"battery": {"intercept": -2.0, "z_coef": 2.0}}}))  # fmt: skip
+    old = Model.load(path)
+    assert old.mode(FailureMode.BATTERY).threshold == 3.0 and old.mode(FailureMode.BATTERY).prior_precision == 0.5
 
 
 def test_shipped_loads_the_newest_model_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,12 +171,12 @@ def test_the_misfire_fleet_prior_is_the_healthy_cars_index() -> None:
     assert model.mode(FailureMode.BATTERY).prior_centre is None
 
 
-def test_train_sets_usable_thresholds_and_calibration_for_every_mode() -> None:
+def test_train_sets_usable_thresholds_and_prior_precisions_for_every_mode() -> None:
     days, faults = fleet(sick=4)
     store_of = {v: 1 for v in range(1, 7)}
     model = train(days, faults, store_of, version="test-train", data_range=(day(0), day(59)))
     assert model.version == "test-train"
-    assert set(model.params) == set(FailureMode) == set(model.calibration)
+    assert set(model.params) == set(FailureMode)
     for mode, params in model.params.items():
         assert params.threshold >= MIN_THRESHOLD, mode
         assert params.failure_z > params.threshold, mode
@@ -176,9 +187,9 @@ def test_train_sets_usable_thresholds_and_calibration_for_every_mode() -> None:
     healthy_max = battery_metrics["healthy_z_max"]
     assert isinstance(healthy_max, float) and healthy_max > 3.0  # car 2's harmless episode
     assert model.params[FailureMode.BATTERY].threshold >= 1.15 * healthy_max  # set above it, with a margin
-    battery = model.calibrated(FailureMode.BATTERY)
-    assert battery != Calibration()  # fitted by the logistic regression, not the defaults
-    assert battery.z_coef > 0  # a higher z means a likelier fault
+    # the failing battery was alerted and nothing else: the backtest's precision, as a Beta(1, 1) posterior
+    assert model.params[FailureMode.BATTERY].prior_precision == pytest.approx(2 / 3, abs=1e-3)
+    assert model.params[FailureMode.THERMOSTAT].prior_precision == pytest.approx(0.5)  # no alert: no information
     assert model.trained_on == {"from": "2026-01-01", "to": "2026-03-01", "vehicles": 6, "faults": 2}
 
 
