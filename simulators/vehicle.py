@@ -103,7 +103,9 @@ class VehicleSim:
 
     def __post_init__(self) -> None:
         traits = self.spec.traits
-        self.battery = Battery(r25_ohm=traits.battery_r25_ohm)
+        # a bigger engine comes with a bigger battery (the textbook car has one battery for every engine)
+        size = 1.5 / self.spec.engine_l if traits.refined_physics else 1.0
+        self.battery = Battery(r25_ohm=traits.battery_r25_ohm * size)
         opens = traits.thermostat_opens_c
         self.cooling = CoolingSystem(size=self.spec.engine_l / 1.5, thermostat_opens_c=opens,
                                      thermostat_full_c=opens + 10.0)  # fmt: skip
