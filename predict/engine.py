@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-from bisect import insort
+from bisect import bisect_right, insort
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -21,6 +21,7 @@ from predict.budget import BudgetTracker, Calibration
 from predict.catalog import CATALOG, FailureMode, confirms
 from predict.detect import (
     MIN_COHORT_CARS,
+    ModeParams,
     Point,
     Prior,
     Score,
@@ -53,6 +54,8 @@ COHORT_THRESHOLD_FACTOR = 1.25
 # A car past its index's textbook limit (`IndexSpec.absolute_limit`) alerts when persistently this share of the
 # way to the threshold against its own baseline: its baseline may already hold the fault.
 LIMIT_THRESHOLD_FACTOR = 0.5
+FLEET_PRIOR_DAYS = 30
+FLEET_PRIOR_CARS = 30
 CRITICAL_WITHIN_DAYS = 7.0  # an alert whose part is expected to fail this soon is critical
 RECENT_REPAIR_DAYS = 30  # a car repaired this long before the budget's window still had the fault in it
 Cohort = tuple[object, ...]  # (store, make, model, engine): `predict.service.cohort_key`
@@ -251,10 +254,12 @@ class Engine:
     def _own_scores(
         self, mode: FailureMode, day: date, typical: dict[object, float]
     ) -> tuple[dict[int, Score], list[tuple[int, list[Point]]], set[int]]:
-        """Score every vehicle with data on `day` against its own baseline (or the model's fleet prior).
+        """Score every vehicle with data on `day` against its own baseline (or the fleet prior).
         Return the scores, the vehicles that have no baseline yet but a cohort (with their history), and
         the vehicles whose own baseline their cohort's prior pools (kept in `baselines`)."""
         spec, params = INDEXES[mode], self.model.mode(mode)
+        if spec.fleet_prior:
+            params = self._fleet_prior(mode, day, params)
         scores: dict[int, Score] = {}
         waiting: list[tuple[int, list[Point]]] = []
         comparable: set[int] = set()
@@ -282,6 +287,25 @@ class Engine:
                 self.baselines[(vehicle_id, mode)] = (s.baseline, s.own_spread)
                 comparable.add(vehicle_id)
         return scores, waiting, comparable
+
+    def _fleet_prior(self, mode: FailureMode, day: date, params: ModeParams) -> ModeParams:
+        """The prior a car without a baseline of its own is scored against: the distribution of the index over
+        this fleet's cars in the last `FLEET_PRIOR_DAYS` (median, robust spread), once `FLEET_PRIOR_CARS` cars
+        have one; until then the model's (its training fleet's, which another fleet need not share)."""
+        since = day - timedelta(days=FLEET_PRIOR_DAYS)
+        values: list[float] = []
+        cars = 0
+        for (_, m), pts in self.points.items():
+            if m is not mode:
+                continue
+            recent = [adjusted(p, params) for p in pts[bisect_right(pts, since, key=point_day) :] if p.day <= day]
+            cars += bool(recent)
+            values += recent
+        if cars < FLEET_PRIOR_CARS:
+            return params
+        centre = statistics.median(values)
+        spread = 1.4826 * statistics.median(abs(v - centre) for v in values)
+        return replace(params, prior_centre=centre, prior_scale=max(spread, INDEXES[mode].floor))
 
     def _against_cohort(
         self, mode: FailureMode, vehicle_id: int, history: list[Point], day: date, priors: dict[Cohort, Prior]

@@ -123,8 +123,12 @@ def _warmup_deficit(f: Features) -> float | None:
 
 def _hot(f: Features) -> float | None:
     """Where the warm engine sits in the thermostat's band: it creeps up as the radiator or fan weakens,
-    weeks before the coolant boils over (averaging gives sub-degree resolution from 1 °C readings)."""
-    return _get(f, "coolant_warm_mean") if (_get(f, "drive_min") or 0.0) >= 10 else None
+    weeks before the coolant boils over (averaging gives sub-degree resolution from 1 °C readings). Heavy
+    trips (a trailer, a loaded climb) are left out: they heat a healthy engine as a weak radiator would.
+    Days kept before trips were told apart read every warm sample."""
+    if (_get(f, "drive_min") or 0.0) < 10:
+        return None
+    return _get(f, "coolant_warm_light") if "coolant_warm_light" in f else _get(f, "coolant_warm_mean")
 
 
 def _air(f: Features) -> float | None:
@@ -133,8 +137,8 @@ def _air(f: Features) -> float | None:
 
 def _warm_demand(f: Features) -> float | None:
     """Heat to reject per kelvin of coolant over air while warm: a healthy thermostat sits higher in its
-    band on a motorway day or a hot one (the covariate of the warm coolant mean)."""
-    return _get(f, "warm_demand")
+    band on a motorway day or a hot one (the covariate of the warm coolant mean, over the same trips)."""
+    return _get(f, "warm_demand_light") if "coolant_warm_light" in f else _get(f, "warm_demand")
 
 
 def _lean(f: Features) -> float | None:
@@ -142,12 +146,14 @@ def _lean(f: Features) -> float | None:
 
 
 def _misfire(f: Features) -> float | None:
-    """How far the worst cylinder's Mode 06 count stands out of its siblings', in Poisson standard
-    deviations: a coil or plug failing on one cylinder, not damp weather or a short day on all of them."""
+    """How many times the worst cylinder misfired as often as its siblings (log of (worst + 1) / (mean of the
+    others + 1), the day's driving-cycle counts): a coil or plug failing on one cylinder, not damp weather,
+    an engine that misfires a little more than the textbook one, a long day or a dongle that reads the
+    counters only a few minutes into each trip, which move every cylinder alike."""
     worst, others = _get(f, "misfire_worst"), _get(f, "misfire_others_mean")
     if worst is None or others is None or (_get(f, "drive_min") or 0.0) < 10:
         return None
-    return (worst - others) / math.sqrt(others + 1.0)
+    return math.log((worst + 1.0) / (others + 1.0))
 
 
 O2_MIN_SECONDS = 300.0  # five minutes of readings make a day's O2 swing ratio
@@ -188,8 +194,8 @@ INDEXES: dict[FailureMode, IndexSpec] = {
         IndexSpec(FailureMode.OVERHEATING, "warm coolant mean", "°C", _hot, _warm_demand, 0.3, 100.0,
                   cohort_prior=True),
         IndexSpec(FailureMode.FUEL_LEAN, "warm idle fuel trim", "%", _lean, None, 1.0, 15.0, absolute_limit=True),
-        IndexSpec(FailureMode.MISFIRE, "worst cylinder's excess misfires", "σ", _misfire, None, 1.0, 10.0,
-                  fleet_prior=True, absolute_limit=True),
+        IndexSpec(FailureMode.MISFIRE, "log worst cylinder's misfires over its siblings'", "log ratio", _misfire, None,
+                  0.1, math.log(6.0), fleet_prior=True, absolute_limit=True),
         IndexSpec(FailureMode.CATALYST, "rear/front O2 swing ratio", "ratio", _o2_ratio, None, 0.03, 0.5,
                   absolute_limit=True),
     )

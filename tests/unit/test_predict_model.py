@@ -150,8 +150,8 @@ def test_fit_slopes_ignores_garbage_days_and_cars_with_too_few_days() -> None:
 
 
 def test_the_misfire_fleet_prior_is_the_healthy_cars_index() -> None:
-    """Healthy cars: the worst cylinder 2 misfires above its siblings' 3 a day (index 2 / sqrt(4) = 1.0,
-    give or take); car 5 misfires badly and is left out because it has a misfire fault."""
+    """Healthy cars: the worst cylinder misfires 5 times a day, give or take one, against its siblings' 3
+    (index log(6 / 4)); car 5 misfires badly and is left out because it has a misfire fault."""
     rng = random.Random(5)
     days = []
     for vehicle_id in range(1, 7):
@@ -164,10 +164,10 @@ def test_the_misfire_fleet_prior_is_the_healthy_cars_index() -> None:
     priors = fleet_priors(days, faults, {m: ModeParams() for m in FailureMode})
     assert set(priors) == {FailureMode.MISFIRE}  # only the index that compares a car with itself within a day
     centre, spread = priors[FailureMode.MISFIRE]
-    assert centre == pytest.approx(1.0)
-    assert 0.4 < spread < 0.8  # 1.4826 x MAD of {0.5, 1.0, 1.5}
+    assert centre == pytest.approx(math.log(1.5))
+    assert 0.15 < spread < 0.35  # 1.4826 x MAD of {log 5/4, log 6/4, log 7/4}
     model = train(days, faults, {v: 1 for v in range(1, 7)}, version="t", data_range=(day(0), day(39)))
-    assert model.mode(FailureMode.MISFIRE).prior_centre == pytest.approx(1.0)
+    assert model.mode(FailureMode.MISFIRE).prior_centre == pytest.approx(math.log(1.5), abs=1e-4)
     assert model.mode(FailureMode.BATTERY).prior_centre is None
 
 

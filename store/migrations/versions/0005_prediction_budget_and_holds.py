@@ -1,7 +1,7 @@
 """prediction: the watch list of a held mode (alert state 'watch'), each store's calibrated thresholds
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-06 15:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -55,5 +55,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("prediction_calibration")
     op.execute("UPDATE alerts SET state = 'dismissed', dismiss_reason = 'watch list removed by downgrade',"
-               " closed_at = now(), closed_by = 'migration 0004' WHERE state = 'watch'")  # fmt: skip
+               " closed_at = now(), closed_by = 'migration 0005' WHERE state = 'watch'")  # fmt: skip
     _states(OLD_STATES, OLD_LIVE)
