@@ -12,63 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
 
 from api.tenancy import Role
-from store import fleet
-from store.db import make_engine
-from store.outbox import emit
-from store.service_tables import api_keys, bookings, deliveries, webhook_subscriptions, work_orders
-from tests.api_world import StoreWorld, World
+from tests.api_world import Ids, World, store_resources
 
 ROLES = (Role.SERVICE_MANAGER, Role.SERVICE_ADVISOR, Role.TECHNICIAN, Role.INTEGRATION)
 PUBLIC_PREFIXES = ("/api/v1/auth/token", "/api/v1/surveys/")
-
-
-class Ids(dict[str, Any]):
-    """Store B's ids by path-parameter / body-field name."""
-
-
-def _b_resources(db_url: str, b: StoreWorld) -> Ids:
-    engine = make_engine(db_url)
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
-    with engine.begin() as conn:
-        booking_id = conn.scalar(
-            insert(bookings).values(
-                store_id=b.store_id, vehicle_id=b.vehicle_id, op_code="BAT-TEST-REPLACE", state="confirmed",
-                technician_id=b.workshop.technician_ids[0], bay_id=b.workshop.bay_ids[0], starts_at=start,
-                ends_at=start + timedelta(hours=1), created_by="test",
-            ).returning(bookings.c.id)
-        )  # fmt: skip
-        work_order_id = conn.scalar(
-            insert(work_orders)
-            .values(store_id=b.store_id, vehicle_id=b.vehicle_id, created_by="test", complaint="noise")
-            .returning(work_orders.c.id)
-        )
-        device = fleet.provision_device(conn, device_id="dongle-b-1", vin=b.vin)
-        webhook_id = conn.scalar(
-            insert(webhook_subscriptions).values(
-                group_id=b.workshop.group_id, store_id=b.store_id, url="http://127.0.0.1:9/hook",
-                event_types=["*"], created_by="test",
-            ).returning(webhook_subscriptions.c.id)
-        )  # fmt: skip
-        event_id = emit(conn, store_id=b.store_id, event_type="booking.confirmed", subject_id=booking_id, payload={})
-        delivery_id = conn.scalar(
-            insert(deliveries).values(
-                outbox_id=event_id, store_id=b.store_id, channel="webhook", subscription_id=webhook_id,
-                recipient="http://127.0.0.1:9/hook",
-            ).returning(deliveries.c.id)
-        )  # fmt: skip
-        key_id = conn.scalar(select(api_keys.c.id).where(api_keys.c.store_id == b.store_id))
-    engine.dispose()
-    return Ids(
-        key_id=key_id,
-        max_seconds=0.5,  # the event stream closes by itself
-        alert_id=b.alert_id, vehicle_id=b.vehicle_id, customer_id=b.customer_id, booking_id=booking_id,
-        work_order_id=work_order_id, technician_id=b.workshop.technician_ids[0], bay_id=b.workshop.bay_ids[0],
-        device_id=device.device_id, webhook_id=webhook_id, subscription_id=webhook_id, delivery_id=delivery_id,
-        store_id=b.store_id,
-    )  # fmt: skip
 
 
 def _example(schema: dict[str, Any], spec: dict[str, Any], name: str, ids: Ids) -> Any:
@@ -162,7 +111,7 @@ def _store_ids_in(payload: Any) -> Iterator[int]:
 
 @pytest.fixture
 def b_ids(world: World, db_url: str) -> Ids:
-    return _b_resources(db_url, world.stores["B"])
+    return store_resources(db_url, world.stores["B"])
 
 
 def test_every_route_hides_store_b_from_store_a(world: World, b_ids: Ids) -> None:
