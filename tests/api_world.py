@@ -23,7 +23,7 @@ from store import fleet
 from store.db import make_engine
 from store.fleet import add_vehicle
 from store.outbox import emit
-from store.service_tables import api_keys, bookings, deliveries, webhook_subscriptions, work_orders
+from store.service_tables import api_keys, bookings, deliveries, users, webhook_subscriptions, work_orders
 from store.tables import customers, vehicles
 
 PASSWORD = "correct horse battery"
@@ -172,9 +172,11 @@ def store_resources(db_url: str, s: StoreWorld) -> Ids:
             ).returning(deliveries.c.id)
         )  # fmt: skip
         key_id = conn.scalar(select(api_keys.c.id).where(api_keys.c.store_id == s.store_id))
+        user_id = conn.scalar(select(users.c.id).where(users.c.username == s.users[Role.TECHNICIAN]))
     engine.dispose()
     return Ids(
         key_id=key_id,
+        user_id=user_id,
         max_seconds=0.5,  # the event stream closes by itself
         alert_id=s.alert_id, vehicle_id=s.vehicle_id, customer_id=s.customer_id, booking_id=booking_id,
         work_order_id=work_order_id, technician_id=s.workshop.technician_ids[0], bay_id=s.workshop.bay_ids[0],
