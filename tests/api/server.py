@@ -6,14 +6,18 @@ at start, the process's memory, several requests truly in parallel.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -86,3 +90,58 @@ def running_api(
         yield server.start()
     finally:
         server.stop()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One server-sent event as a client reads it."""
+
+    event: str
+    data: Any
+    id: str | None
+
+
+def parse_events(text: str) -> list[Event]:
+    """Split a text/event-stream body into events (comments and retry lines skipped)."""
+    found = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.split("\n"):
+            name, sep, value = line.partition(":")
+            if sep and name in ("event", "data", "id"):
+                fields[name] = fields.get(name, "") + value.removeprefix(" ")
+        if "data" in fields:
+            found.append(Event(fields.get("event", "message"), json.loads(fields["data"]), fields.get("id")))
+    return found
+
+
+class EventReader:
+    """Read an event stream of a running server in a thread until it closes (`max_seconds`)."""
+
+    def __init__(self, url: str, *, headers: dict[str, str], max_seconds: float) -> None:
+        self.events: list[Event] = []
+        self.status: int | None = None
+        self.ready = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(url, headers, max_seconds), daemon=True)
+        self._thread.start()
+
+    def _read(self, url: str, headers: dict[str, str], max_seconds: float) -> None:
+        buffer = ""
+        with httpx.stream("GET", url, headers=headers, params={"max_seconds": max_seconds}, timeout=30) as response:
+            self.status = response.status_code
+            for chunk in response.iter_text():
+                buffer += chunk
+                complete, _, buffer = buffer.rpartition("\n\n")
+                if complete:
+                    self.events += parse_events(complete)
+                    self.ready.set()
+        self.events += parse_events(buffer)
+        self.ready.set()
+
+    def wait_ready(self, timeout_s: float = 20) -> None:
+        assert self.ready.wait(timeout_s), "the stream sent nothing"
+
+    def finish(self, timeout_s: float = 30) -> list[Event]:
+        self._thread.join(timeout_s)
+        assert not self._thread.is_alive(), "the stream did not close after max_seconds"
+        return self.events
