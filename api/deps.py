@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Cookie, Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
+from api.auth.hashing import PasswordHashing
 from api.auth.service import KEY_PREFIX, principal_from_key, principal_from_token
 from api.db import Db
 from api.errors import Unauthorized
@@ -25,6 +26,14 @@ def settings_of(request: Request) -> ApiSettings:
 
 
 Settings = Annotated[ApiSettings, Depends(settings_of)]
+
+
+def hashing_of(request: Request) -> PasswordHashing:
+    hashing: PasswordHashing = request.app.state.hashing
+    return hashing
+
+
+Hashing = Annotated[PasswordHashing, Depends(hashing_of)]
 
 
 def current_principal(

@@ -36,6 +36,10 @@ class ApiError(Exception):
         self.message = message
         self.details = details
 
+    def headers(self) -> dict[str, str] | None:
+        """Headers the response carries besides the body (e.g. Retry-After)."""
+        return None
+
 
 class NotFound(ApiError):  # noqa: N818 (named for the HTTP status)
     status = 404
@@ -62,6 +66,25 @@ class Invalid(ApiError):  # noqa: N818
     code = "invalid"
 
 
+class TooLarge(ApiError):  # noqa: N818
+    status = 413
+    code = "too_large"
+
+
+class TooManyAttempts(ApiError):  # noqa: N818
+    """Refused until `retry_after_s` seconds have passed (sent as Retry-After)."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after_s: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={"retry_after_s": retry_after_s, **(details or {})})
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in (
@@ -69,13 +92,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "Role not allowed"),
         (404, "Not found (or not in your store)"),
         (409, "Conflict with the current state"),
+        (413, "Request body too large"),
         (422, "Invalid request"),
     )
 }
 
 
-def _body(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def _body(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     return JSONResponse(
         ErrorBody(error=ErrorDetail(code=code, message=message, details=details)).model_dump(mode="json"),
         status_code=status,
@@ -88,13 +115,17 @@ def install(app: FastAPI) -> None:
 
     async def api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return _body(exc.status, exc.code, exc.message, exc.details)
+        return _body(exc.status, exc.code, exc.message, exc.details, exc.headers())
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
-            exc.status_code, "http_error"
-        )
+        code = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+        }.get(exc.status_code, "http_error")
         return _body(exc.status_code, code, str(exc.detail))
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:

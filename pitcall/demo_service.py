@@ -155,5 +155,6 @@ def run_service_demo(database_url: str, engine: Engine, console: Console) -> Non
                                                                                    deliveries.c.state)
         ).all()  # fmt: skip
     console.print(f"notifier: {report}; deliveries {[tuple(c) for c in counts]}")
-    console.print(f"explore it: PITCALL_API_DATABASE_URL={database_url} pitcall api  → http://127.0.0.1:8080/docs "
+    console.print(f"explore it: PITCALL_API_ENVIRONMENT=development PITCALL_API_DATABASE_URL={database_url} pitcall api"
+                  " → http://127.0.0.1:8080/docs "
                   f"(log in as {MANAGER} / {PASSWORD})")  # fmt: skip

@@ -65,6 +65,21 @@ users = Table(
     CheckConstraint("language IN ('zh', 'en')", name="language"),
 )
 
+# Failed log-ins per account (the username as typed, lower-cased) and per client address: the
+# throttle's counters, shared by every API worker (api/auth/throttle.py). A row disappears on success
+# (account), when an admin clears it, or once its failures are older than the window.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", DateTime(timezone=True), nullable=False),
+    Column("locked_until", DateTime(timezone=True)),
+    CheckConstraint("kind IN ('account', 'address')", name="kind"),
+    Index("ix_login_failures_last_failure_at", "last_failure_at"),
+)
+
 # An integration's key: shown once; kept as a SHA-256 of the whole key, found by its public prefix.
 api_keys = Table(
     "api_keys",

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 
 from api.auth.service import create_api_key, create_user
 from api.seed import Workshop, seed_workshop
@@ -19,7 +19,11 @@ from api.tenancy import Role
 from predict import alerts as lifecycle
 from predict.catalog import CATALOG, FailureMode
 from predict.dtc_kb import Severity
+from store import fleet
+from store.db import make_engine
 from store.fleet import add_vehicle
+from store.outbox import emit
+from store.service_tables import api_keys, bookings, deliveries, users, webhook_subscriptions, work_orders
 from store.tables import customers, vehicles
 
 PASSWORD = "correct horse battery"
@@ -129,3 +133,53 @@ def build_world(conn: Connection) -> tuple[dict[str, StoreWorld], str]:
     create_user(conn, username=admin, password=PASSWORD, role=Role.GROUP_ADMIN,
                 group_id=stores["A"].workshop.group_id, store_id=None)  # fmt: skip
     return stores, admin
+
+
+class Ids(dict[str, Any]):
+    """A store's ids by path-parameter / body-field name."""
+
+
+def store_resources(db_url: str, s: StoreWorld) -> Ids:
+    """Give store `s` one of everything an operation can name (booking, work order, device, webhook,
+    delivery, key) and return the ids by the names the OpenAPI spec gives them."""
+    engine = make_engine(db_url)
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+    with engine.begin() as conn:
+        booking_id = conn.scalar(
+            insert(bookings).values(
+                store_id=s.store_id, vehicle_id=s.vehicle_id, op_code="BAT-TEST-REPLACE", state="confirmed",
+                technician_id=s.workshop.technician_ids[0], bay_id=s.workshop.bay_ids[0], starts_at=start,
+                ends_at=start + timedelta(hours=1), created_by="test",
+            ).returning(bookings.c.id)
+        )  # fmt: skip
+        work_order_id = conn.scalar(
+            insert(work_orders)
+            .values(store_id=s.store_id, vehicle_id=s.vehicle_id, created_by="test", complaint="noise")
+            .returning(work_orders.c.id)
+        )
+        device = fleet.provision_device(conn, device_id=f"dongle-{s.code.lower()}-1", vin=s.vin)
+        webhook_id = conn.scalar(
+            insert(webhook_subscriptions).values(
+                group_id=s.workshop.group_id, store_id=s.store_id, url="http://127.0.0.1:9/hook",
+                event_types=["*"], created_by="test",
+            ).returning(webhook_subscriptions.c.id)
+        )  # fmt: skip
+        event_id = emit(conn, store_id=s.store_id, event_type="booking.confirmed", subject_id=booking_id, payload={})
+        delivery_id = conn.scalar(
+            insert(deliveries).values(
+                outbox_id=event_id, store_id=s.store_id, channel="webhook", subscription_id=webhook_id,
+                recipient="http://127.0.0.1:9/hook",
+            ).returning(deliveries.c.id)
+        )  # fmt: skip
+        key_id = conn.scalar(select(api_keys.c.id).where(api_keys.c.store_id == s.store_id))
+        user_id = conn.scalar(select(users.c.id).where(users.c.username == s.users[Role.TECHNICIAN]))
+    engine.dispose()
+    return Ids(
+        key_id=key_id,
+        user_id=user_id,
+        max_seconds=0.5,  # the event stream closes by itself
+        alert_id=s.alert_id, vehicle_id=s.vehicle_id, customer_id=s.customer_id, booking_id=booking_id,
+        work_order_id=work_order_id, technician_id=s.workshop.technician_ids[0], bay_id=s.workshop.bay_ids[0],
+        device_id=device.device_id, webhook_id=webhook_id, subscription_id=webhook_id, delivery_id=delivery_id,
+        store_id=s.store_id,
+    )  # fmt: skip

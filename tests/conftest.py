@@ -131,7 +131,7 @@ def emulator() -> Iterator[Elm327Emulator]:
 @pytest.fixture
 def api_client(db_url: str) -> Iterator[TestClient]:
     """The API app on a fresh database, called in-process (lifespan run, real database)."""
-    with TestClient(create_app(ApiSettings(database_url=db_url))) as client:
+    with TestClient(create_app(ApiSettings(database_url=db_url, environment="development"))) as client:
         yield client
 
 

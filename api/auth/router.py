@@ -2,38 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 
-from api.auth import schemas, service
-from api.db import Db
-from api.deps import SESSION_COOKIE, Anyone, Managers, Scope, Settings
-from api.errors import ERROR_RESPONSES, Forbidden, Invalid, NotFound
+from api.auth import schemas, service, throttle
+from api.db import Db, engine_of
+from api.deps import SESSION_COOKIE, Anyone, Hashing, Managers, Scope, Settings
+from api.errors import ERROR_RESPONSES, ErrorBody, Forbidden, Invalid, NotFound
 from api.tenancy import Role
-from store.service_tables import api_keys
+from store.service_tables import api_keys, users
 
 router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)
+LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorBody, "description": "Too many failed log-ins (account or address); see Retry-After"},
+    503: {"model": ErrorBody, "description": "Too many log-ins being checked at once; see Retry-After"},
+}
+Form = Annotated[OAuth2PasswordRequestForm, Depends()]
 
 
-@router.post("/auth/token", response_model=schemas.TokenOut)
-def log_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: Db, settings: Settings) -> schemas.TokenOut:
-    """Exchange a username and password for a short-lived access token."""
-    principal = service.authenticate_user(db, username=form.username, password=form.password)
+@router.post("/auth/token", response_model=schemas.TokenOut, responses=LOGIN_RESPONSES)
+def log_in(form: Form, request: Request, db: Db, settings: Settings, hashing: Hashing) -> schemas.TokenOut:
+    """Exchange a username and password for a short-lived access token.
+
+    Failed log-ins are throttled per account and per client address (429 with Retry-After, docs/api.md).
+    """
+    attempt = throttle.Attempt(
+        username=form.username, address=request.client.host if request.client else "unknown", at=datetime.now(UTC)
+    )
+    try:
+        principal = service.log_in(
+            engine_of(request), db, attempt=attempt, password=form.password,
+            policy=request.app.state.login_policy, hashing=hashing,
+        )  # fmt: skip
+    except throttle.LoginThrottled as exc:
+        request.app.state.metrics.login_throttled.labels(exc.kind.value).inc()
+        raise
     token = service.issue_token(
         principal, secret=settings.jwt_secret.get_secret_value(), minutes=settings.token_minutes
     )
     return schemas.TokenOut(access_token=token.token, expires_at=token.expires_at)
 
 
-@router.post("/auth/session", response_model=schemas.TokenOut)
+@router.post("/auth/session", response_model=schemas.TokenOut, responses=LOGIN_RESPONSES)
 def open_session(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], db: Db, settings: Settings, response: Response
+    form: Form, request: Request, db: Db, settings: Settings, hashing: Hashing, response: Response
 ) -> schemas.TokenOut:
     """Log in for the console: the access token is also set as an HttpOnly, SameSite=Strict cookie."""
-    token = log_in(form, db, settings)
+    token = log_in(form, request, db, settings, hashing)
     response.set_cookie(
         SESSION_COOKIE,
         token.access_token,
@@ -68,7 +87,7 @@ def me(principal: Anyone) -> schemas.MeOut:
 
 
 @router.post("/users", response_model=schemas.UserOut, status_code=status.HTTP_201_CREATED)
-def create_user(body: schemas.UserIn, db: Db, principal: Managers, scope: Scope) -> schemas.UserOut:
+def create_user(body: schemas.UserIn, db: Db, principal: Managers, scope: Scope, hashing: Hashing) -> schemas.UserOut:
     """Add a person to a store (service managers: their own store; group admins: any store of the group)."""
     if body.role is Role.INTEGRATION:
         raise Invalid("integrations use API keys, not users")
@@ -89,6 +108,7 @@ def create_user(body: schemas.UserIn, db: Db, principal: Managers, scope: Scope)
         store_id=store_id,
         display_name=body.display_name,
         language=body.language,
+        hashing=hashing,
     )
     return schemas.UserOut(id=user_id, username=body.username, role=body.role, store_id=store_id)
 
@@ -112,3 +132,17 @@ def revoke_api_key(key_id: int, db: Db, principal: Managers, scope: Scope) -> No
     if row.store_id is None and principal.role is not Role.GROUP_ADMIN:
         raise NotFound(f"no API key {key_id}")
     service.revoke_api_key(db, key_id=key_id)
+
+
+@router.delete("/users/{user_id}/lockout", status_code=status.HTTP_204_NO_CONTENT)
+def clear_lockout(user_id: int, db: Db, principal: Managers, scope: Scope) -> None:
+    """Forget a person's failed log-ins and lift their lock at once (their store's manager or a group admin).
+
+    A locked client address is cleared with `pitcall users unlock --address`.
+    """
+    row = db.execute(select(users).where(users.c.id == user_id, users.c.group_id == principal.group_id)).first()
+    if row is None or (row.store_id is not None and not scope.owns(row.store_id)):
+        raise NotFound(f"no user {user_id}")
+    if row.store_id is None and principal.role is not Role.GROUP_ADMIN:
+        raise NotFound(f"no user {user_id}")
+    throttle.clear(db, kind=throttle.Kind.ACCOUNT, key=row.username)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from api.tenancy import Role
+
+Username = Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")]
+Password = Annotated[str, Field(min_length=10, max_length=200, description="10 to 200 characters")]
 
 
 class TokenOut(BaseModel):
@@ -27,8 +31,8 @@ class MeOut(BaseModel):
 
 
 class UserIn(BaseModel):
-    username: str = Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
-    password: str = Field(min_length=10, max_length=200)
+    username: Username
+    password: Password
     role: Role
     store_id: int | None = Field(None, description="required for every role but group_admin")
     display_name: str = Field("", max_length=200)
@@ -52,3 +56,14 @@ class ApiKeyOut(BaseModel):
     name: str
     store_id: int | None
     key: str | None = Field(None, description="the key itself, shown only in the response that created it")
+
+
+def person_problems(*, username: str, password: str) -> list[str]:
+    """What breaks the API's rules for a username and a password (the CLI applies the same)."""
+    problems = []
+    for name, kind, value in (("username", Username, username), ("password", Password, password)):
+        try:
+            TypeAdapter(kind).validate_python(value)
+        except ValidationError as exc:
+            problems += [f"{name}: {error['msg']}" for error in exc.errors()]
+    return problems

@@ -1,4 +1,5 @@
-"""People and integrations: password hashes (argon2), access tokens (JWT), API keys (SHA-256)."""
+"""People and integrations: password hashes (argon2), log-in with throttling, access tokens (JWT), API
+keys (SHA-256)."""
 
 from __future__ import annotations
 
@@ -10,30 +11,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
+from api.auth import throttle
+from api.auth.hashing import PasswordHashing
 from api.errors import Conflict, Unauthorized
 from api.tenancy import Principal, Role
 from store.service_tables import api_keys, users
 from store.tables import stores
 
-_hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("pitcall-no-such-user")
 KEY_PREFIX = "pck_"
 ALGORITHM = "HS256"
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def _password_matches(password: str, stored: str) -> bool:
-    try:
-        return _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
+TOOL_HASHING = PasswordHashing(concurrency=2, wait_s=60)  # the CLI's and seeds' (the API passes its own)
 
 
 def store_ids_of(conn: Connection, *, group_id: int, store_id: int | None) -> frozenset[int]:
@@ -52,6 +41,7 @@ def create_user(
     store_id: int | None,
     display_name: str = "",
     language: str = "zh",
+    hashing: PasswordHashing = TOOL_HASHING,
 ) -> int:
     """Add a person; raise Conflict if the username is taken."""
     if conn.scalar(select(users.c.id).where(users.c.username == username)) is not None:
@@ -61,7 +51,7 @@ def create_user(
             insert(users)
             .values(
                 username=username,
-                password_hash=hash_password(password),
+                password_hash=hashing.hash(password),
                 role=role.value,
                 group_id=group_id,
                 store_id=store_id,
@@ -73,15 +63,41 @@ def create_user(
     )
 
 
-def authenticate_user(conn: Connection, *, username: str, password: str) -> Principal:
+def authenticate_user(
+    conn: Connection, *, username: str, password: str, hashing: PasswordHashing = TOOL_HASHING
+) -> Principal:
     """Check a person's password; raise Unauthorized (same message for unknown user and bad password)."""
     row = conn.execute(select(users).where(users.c.username == username, users.c.active)).first()
     if row is None:
-        _password_matches(password, _DUMMY_HASH)  # same time as a real check
+        hashing.waste_time(password)  # same time as a real check
         raise Unauthorized("wrong username or password")
-    if not _password_matches(password, row.password_hash):
+    if not hashing.verify(password, row.password_hash):
         raise Unauthorized("wrong username or password")
     return _user_principal(conn, row)
+
+
+def log_in(
+    engine: Engine,
+    conn: Connection,
+    *,
+    attempt: throttle.Attempt,
+    password: str,
+    policy: throttle.LoginPolicy,
+    hashing: PasswordHashing,
+) -> Principal:
+    """Check the throttle, then the password. Raise LoginThrottled (429) before any hashing if the
+    account or address is locked, Unauthorized on a wrong password. A failure is counted in a transaction
+    of its own on `engine` (it must outlive the request's, which rolls back on the 401); a success
+    forgets the account's failures in `conn`."""
+    throttle.check(conn, attempt)
+    try:
+        principal = authenticate_user(conn, username=attempt.username, password=password, hashing=hashing)
+    except Unauthorized:
+        with engine.begin() as own:
+            throttle.record_failure(own, attempt, policy)
+        raise
+    throttle.record_success(conn, attempt)
+    return principal
 
 
 def _user_principal(conn: Connection, row: Any) -> Principal:

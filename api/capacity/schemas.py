@@ -5,15 +5,34 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema, field_validator, model_validator
+
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+
+
+def _wall_clock(moment: time) -> time:
+    if moment.tzinfo is not None:
+        raise ValueError(
+            "a local wall-clock time in the store's time zone, without an offset or Z (e.g. 08:30:00):"
+            " a time of day has no fixed offset where daylight saving applies"
+        )
+    return moment
+
+
+LocalTime = Annotated[
+    time,
+    AfterValidator(_wall_clock),
+    WithJsonSchema({"type": "string", "pattern": LOCAL_TIME_PATTERN, "examples": ["08:30:00"]}),
+]
+"""A time of day in the store's time zone (naive); an offset is refused with 422, never converted."""
 
 
 class DayHours(BaseModel):
     """Local wall-clock hours of one ISO weekday (1 = Monday) in the store's time zone."""
 
     weekday: int = Field(ge=1, le=7, examples=[1])
-    starts_at: time = Field(examples=["08:30:00"])
-    ends_at: time = Field(examples=["18:00:00"])
+    starts_at: LocalTime = Field(examples=["08:30:00"])
+    ends_at: LocalTime = Field(examples=["18:00:00"])
 
     @model_validator(mode="after")
     def _ordered(self) -> DayHours:

@@ -138,7 +138,9 @@ def served(db_url: str) -> Iterator[str]:
     """The app under uvicorn on a free loopback port, in a background thread."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(ApiSettings(database_url=db_url)), log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(ApiSettings(database_url=db_url, environment="development")), log_level="warning")
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

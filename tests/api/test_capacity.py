@@ -113,6 +113,37 @@ def test_opening_hours_decide_the_days_offered(world: World) -> None:
     assert starts(slots(world, a, count=1)) == [at(next_monday() + timedelta(days=1), 8, 30)]
 
 
+OFFSET_WEEKS = (
+    [{"weekday": 1, "starts_at": "09:00:00+02:00", "ends_at": "08:00:00Z"}],  # ordered in UTC, not locally
+    [{"weekday": 1, "starts_at": "08:00:00+08:00", "ends_at": "18:00:00"}],  # aware beside naive
+    [{"weekday": 1, "starts_at": "08:00:00", "ends_at": "18:00:00+00:00"}],
+)
+
+
+def test_times_with_an_offset_are_refused_with_422_and_change_nothing(world: World) -> None:
+    """Opening hours and shifts are store-local wall-clock times: an offset is refused, not converted
+    (issue 18: these bodies passed validation and failed the database check or the comparison, 500)."""
+    a = world.stores["A"]
+    tech_id = a.workshop.technician_ids[0]
+    hours_url, shifts_url = f"/api/v1/stores/{a.store_id}/opening-hours", f"/api/v1/technicians/{tech_id}/shifts"
+    hours_before = world.call("GET", hours_url).json()
+    tech_before = world.call("GET", f"/api/v1/technicians/{tech_id}").json()
+    for days in OFFSET_WEEKS:
+        for method, url, body in (
+            ("PUT", hours_url, {"days": days}),
+            ("PUT", shifts_url, {"days": days}),
+            ("POST", f"/api/v1/stores/{a.store_id}/technicians", {"name": "Zhao Min", "shifts": days}),
+        ):
+            response = world.call(method, url, json=body)
+            assert response.status_code == 422, (url, days, response.text)
+            assert "without an offset" in response.text
+    assert world.call("GET", hours_url).json() == hours_before
+    assert world.call("GET", f"/api/v1/technicians/{tech_id}").json() == tech_before
+    assert len(world.call("GET", f"/api/v1/stores/{a.store_id}/technicians").json()["items"]) == len(
+        a.workshop.technician_ids
+    )
+
+
 def test_settings_change_the_step_and_the_auto_proposals(world: World) -> None:
     a = world.stores["A"]
     url = f"/api/v1/stores/{a.store_id}/settings"

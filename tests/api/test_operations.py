@@ -22,7 +22,7 @@ def test_health_ready_and_metrics(world: World) -> None:
 
 
 def test_readyz_says_unavailable_without_a_database() -> None:
-    settings = ApiSettings(database_url="postgresql://postgres@127.0.0.1:1/none")
+    settings = ApiSettings(database_url="postgresql://postgres@127.0.0.1:1/none", environment="development")
     with TestClient(create_app(settings)) as client:
         assert client.get("/healthz").status_code == 200
         ready = client.get("/readyz")

@@ -1,74 +1,30 @@
 """Tenant isolation across every route, found from the app itself (a new route is checked without
 editing this file, or the test fails asking for its path parameter).
 
-A person or key of store A that reads, lists or changes anything of store B gets 404 (never B's data);
-store B's own manager reading the same URL does not get 404 (so the ids really are B's).
+A person or key of store A that reads, lists or changes anything of store B gets 404 (never B's data),
+and the refused writes leave the database exactly as it was; store B's own manager reading the same URL
+does not get 404 (so the ids really are B's). The alert stream is read for its content: replayed from
+the first event, and live on the real server while store B's people work.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import text
 
 from api.tenancy import Role
-from store import fleet
 from store.db import make_engine
-from store.outbox import emit
-from store.service_tables import api_keys, bookings, deliveries, webhook_subscriptions, work_orders
-from tests.api_world import StoreWorld, World
+from tests.api.server import Event, EventReader, parse_events, running_api
+from tests.api_world import Ids, World, store_resources
 
 ROLES = (Role.SERVICE_MANAGER, Role.SERVICE_ADVISOR, Role.TECHNICIAN, Role.INTEGRATION)
 PUBLIC_PREFIXES = ("/api/v1/auth/token", "/api/v1/surveys/")
-
-
-class Ids(dict[str, Any]):
-    """Store B's ids by path-parameter / body-field name."""
-
-
-def _b_resources(db_url: str, b: StoreWorld) -> Ids:
-    engine = make_engine(db_url)
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
-    with engine.begin() as conn:
-        booking_id = conn.scalar(
-            insert(bookings).values(
-                store_id=b.store_id, vehicle_id=b.vehicle_id, op_code="BAT-TEST-REPLACE", state="confirmed",
-                technician_id=b.workshop.technician_ids[0], bay_id=b.workshop.bay_ids[0], starts_at=start,
-                ends_at=start + timedelta(hours=1), created_by="test",
-            ).returning(bookings.c.id)
-        )  # fmt: skip
-        work_order_id = conn.scalar(
-            insert(work_orders)
-            .values(store_id=b.store_id, vehicle_id=b.vehicle_id, created_by="test", complaint="noise")
-            .returning(work_orders.c.id)
-        )
-        device = fleet.provision_device(conn, device_id="dongle-b-1", vin=b.vin)
-        webhook_id = conn.scalar(
-            insert(webhook_subscriptions).values(
-                group_id=b.workshop.group_id, store_id=b.store_id, url="http://127.0.0.1:9/hook",
-                event_types=["*"], created_by="test",
-            ).returning(webhook_subscriptions.c.id)
-        )  # fmt: skip
-        event_id = emit(conn, store_id=b.store_id, event_type="booking.confirmed", subject_id=booking_id, payload={})
-        delivery_id = conn.scalar(
-            insert(deliveries).values(
-                outbox_id=event_id, store_id=b.store_id, channel="webhook", subscription_id=webhook_id,
-                recipient="http://127.0.0.1:9/hook",
-            ).returning(deliveries.c.id)
-        )  # fmt: skip
-        key_id = conn.scalar(select(api_keys.c.id).where(api_keys.c.store_id == b.store_id))
-    engine.dispose()
-    return Ids(
-        key_id=key_id,
-        max_seconds=0.5,  # the event stream closes by itself
-        alert_id=b.alert_id, vehicle_id=b.vehicle_id, customer_id=b.customer_id, booking_id=booking_id,
-        work_order_id=work_order_id, technician_id=b.workshop.technician_ids[0], bay_id=b.workshop.bay_ids[0],
-        device_id=device.device_id, webhook_id=webhook_id, subscription_id=webhook_id, delivery_id=delivery_id,
-        store_id=b.store_id,
-    )  # fmt: skip
+STREAM = "/api/v1/events/alerts"
 
 
 def _example(schema: dict[str, Any], spec: dict[str, Any], name: str, ids: Ids) -> Any:
@@ -162,13 +118,34 @@ def _store_ids_in(payload: Any) -> Iterator[int]:
 
 @pytest.fixture
 def b_ids(world: World, db_url: str) -> Ids:
-    return _b_resources(db_url, world.stores["B"])
+    return store_resources(db_url, world.stores["B"])
 
 
-def test_every_route_hides_store_b_from_store_a(world: World, b_ids: Ids) -> None:
+def _database(db_url: str) -> dict[str, list[str]]:
+    """Every row of every table, as sorted JSON text per table."""
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        tables = conn.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).all()
+        found = {t: sorted(conn.scalars(text(f'SELECT to_jsonb(r)::text FROM "{t}" r')).all()) for t in tables}
+    engine.dispose()
+    return found
+
+
+def _replayed_stream(world: World, role: Role, store: str) -> list[Event]:
+    """The caller's alert stream from the first event on (Last-Event-ID 0), closed after half a second."""
+    headers = world.headers(role, store) | {"Last-Event-ID": "0"}
+    response = world.app_client.get(STREAM, headers=headers, params={"max_seconds": 0.5})
+    assert response.status_code == 200, response.text
+    return parse_events(response.text)
+
+
+def test_every_route_hides_store_b_from_store_a(world: World, db_url: str, b_ids: Ids) -> None:
     spec = world.app_client.get("/openapi.json").json()
     leaks: list[str] = []
     checked = 0
+    for person in ROLES:
+        world.headers(person, "A")  # log in first: the walk below must change nothing at all
+    before = _database(db_url)
     for path, method in _routes(spec):
         request = _request(spec, path, method, b_ids)
         role, response = _first_allowed(world, request, "A")
@@ -178,13 +155,50 @@ def test_every_route_hides_store_b_from_store_a(world: World, b_ids: Ids) -> Non
         if "{" in path or method != "GET":
             if response.status_code != 404:
                 leaks.append(f"{method} {path} as {role} of A -> {response.status_code} {response.text[:200]}")
-        elif response.status_code == 200 and "text/event-stream" not in response.headers.get("content-type", ""):
-            foreign = set(_store_ids_in(response.json())) - world.stores["A"].workshop_store_ids()
+        elif response.status_code == 200:
+            stream = "text/event-stream" in response.headers.get("content-type", "")
+            shown = [e.data for e in _replayed_stream(world, role, "A")] if stream else response.json()
+            foreign = set(_store_ids_in(shown)) - world.stores["A"].workshop_store_ids()
             if foreign:
                 leaks.append(f"GET {path} as {role} of A lists stores {sorted(foreign)}")
         checked += 1
-    assert not leaks, "\n".join(leaks)
+    after = _database(db_url)
+    changed = sorted(table for table in before.keys() | after.keys() if before.get(table) != after.get(table))
+    assert not leaks and not changed, "\n".join([*leaks, f"refused requests changed the tables {changed}"])
     assert checked >= 5
+
+
+def test_store_a_replays_no_event_of_store_b(world: World) -> None:
+    b = world.stores["B"]
+    assert ("alert.raised", b.alert_id) in {
+        (e.event, e.data.get("alert_id")) for e in _replayed_stream(world, Role.SERVICE_MANAGER, "B")
+    }
+    for role in ROLES:
+        stores = {e.data["store_id"] for e in _replayed_stream(world, role, "A") if e.event != "ready"}
+        assert stores == {world.stores["A"].store_id}, role
+
+
+def test_store_a_reads_nothing_of_store_b_on_the_live_stream(world: World, db_url: str, tmp_path: Path) -> None:
+    """While store B's people work its alerts, store A's open streams (every role) show none of it."""
+    b = world.stores["B"]
+    with running_api(db_url, log=tmp_path / "api.log", env={"PITCALL_API_EVENT_POLL_S": "0.1"}) as api:
+        url = f"{api.base}{STREAM}"
+        readers = {role: EventReader(url, headers=world.headers(role, "A"), max_seconds=3) for role in ROLES}
+        control = EventReader(url, headers=world.headers(Role.SERVICE_MANAGER, "B"), max_seconds=3)
+        for reader in (*readers.values(), control):
+            reader.wait_ready()
+        acknowledged = world.call(
+            "POST", f"/api/v1/alerts/{b.alert_id}/acknowledge", role=Role.SERVICE_ADVISOR, store="B"
+        )
+        assert acknowledged.status_code == 200, acknowledged.text
+        dismissed = world.call(
+            "POST", f"/api/v1/alerts/{b.alert_id}/dismiss", store="B", json={"reason": "not_reproducible"}
+        )
+        assert dismissed.status_code == 200, dismissed.text
+        seen = {role: [e for e in reader.finish() if e.event != "ready"] for role, reader in readers.items()}
+        b_saw = [(e.event, e.data["alert_id"]) for e in control.finish() if e.event != "ready"]
+    assert b_saw == [("alert.acknowledged", b.alert_id), ("alert.dismissed", b.alert_id)]
+    assert seen == {role: [] for role in ROLES}
 
 
 def test_store_b_reads_its_own_ids(world: World, b_ids: Ids) -> None:

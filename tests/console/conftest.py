@@ -72,7 +72,7 @@ def console(loaded: Loaded) -> Iterator[Console]:
     """The real app (API and console) under uvicorn on a free loopback port, on a copy of the store."""
     db_url = loaded.copy()
     port = free_port()
-    app = create_app(ApiSettings(database_url=db_url, event_poll_s=0.2))
+    app = create_app(ApiSettings(database_url=db_url, environment="development", event_poll_s=0.2))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
     )

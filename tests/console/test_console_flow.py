@@ -4,17 +4,19 @@ language switch."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, timedelta
 
 from playwright.sync_api import Page, expect
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from predict.catalog import FailureMode
 from store.db import make_engine
+from store.service_tables import login_failures
 from store.tables import alerts, vehicles
 from tests.api_world import raise_test_alert
 from tests.console.conftest import Console, log_in, wait_ready
-from tests.console.fleet import MANAGER, OTHER_MANAGER
+from tests.console.fleet import MANAGER, OTHER_MANAGER, PASSWORD
 
 
 def _tile(page: Page, figure: str) -> str:
@@ -183,3 +185,29 @@ def test_an_alert_raised_past_the_textbook_limit_charts_the_limit(page: Page, co
         wait_ready(page)
         expect(page.locator("#evidence-chart canvas")).to_be_visible()
         expect(page.locator("#evidence-chart .u-legend", has_text="标准限值")).to_have_count(shown)
+
+
+def test_a_locked_account_is_told_when_to_try_again(page: Page, console: Console) -> None:
+    """Log-in throttling as a person meets it: six wrong passwords lock the account, then even the right
+    password is refused with the wait (the 1 s lock is stretched to a minute so a slow run cannot miss it)."""
+    page.goto(console.url("/console/login"))
+    page.fill("input[name=username]", OTHER_MANAGER)
+    for attempt in range(6):
+        page.fill("input[name=password]", f"wrong password {attempt}")
+        page.click("button[type=submit]")
+        expect(page.locator("#login-error")).to_have_text("用户名或密码错误")
+        page.evaluate("document.getElementById('login-error').textContent = ''")
+    engine = make_engine(console.db_url)
+    with engine.begin() as conn:
+        locked = conn.execute(
+            update(login_failures)
+            .where(login_failures.c.kind == "account", login_failures.c.key == OTHER_MANAGER,
+                   login_failures.c.locked_until.is_not(None))
+            .values(locked_until=func.now() + timedelta(seconds=60))
+        ).rowcount  # fmt: skip
+    engine.dispose()
+    assert locked == 1, "six wrong passwords did not lock the account"
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#login-error")).to_have_text(re.compile(r"^登录失败次数过多，请 (59|60) 秒后再试$"))
+    assert page.url.endswith("/console/login")

@@ -64,7 +64,7 @@ def test_alert_to_booking_to_closed_work_order_to_survey_to_label(db_url: str, b
         )
         conn.execute(update(vehicles).where(vehicles.c.id == alert.vehicle_id).values(customer_id=customer_id))
 
-    with TestClient(create_app(ApiSettings(database_url=db_url))) as client:
+    with TestClient(create_app(ApiSettings(database_url=db_url, environment="development"))) as client:
         headers = _login(client, "manager_e2e")
         queue = _ok(client.get("/api/v1/alerts", headers=headers))["items"]
         assert alert.id in [a["id"] for a in queue]

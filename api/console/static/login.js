@@ -10,13 +10,21 @@ form.addEventListener("submit", async (event) => {
   try {
     await api("/auth/session", { method: "POST", form: new FormData(form) });
   } catch (e) {
-    error.textContent = e instanceof ApiError && e.status === 401 ? t("login.failed") : e.message;
+    error.textContent = message(e);
     error.hidden = false;
     return;
   }
   const next = new URLSearchParams(location.search).get("next") || "";
   location.assign(next.startsWith("/console/") ? next : "/console/alerts");
 });
+
+function message(e) {
+  if (!(e instanceof ApiError)) return e.message;
+  if (e.status === 401) return t("login.failed");
+  if (e.status === 429) return t("login.throttled").replace("{s}", e.details.retry_after_s ?? "");
+  if (e.status === 503) return t("login.busy");
+  return e.message;
+}
 
 bindLanguageSwitch();
 translate();
