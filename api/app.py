@@ -36,6 +36,7 @@ from api.deps import SESSION_COOKIE, current_principal
 from api.errors import NotFound, Unauthorized
 from api.events.router import router as events_router
 from api.notifications.router import router as notifications_router
+from api.prediction.router import router as prediction_router
 from api.settings import ApiSettings
 from api.surveys.router import router as surveys_router
 from api.vehicles.router import router as vehicles_router
@@ -54,6 +55,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     capacity_router,
     notifications_router,
     dashboard_router,
+    prediction_router,
 )
 
 

@@ -105,6 +105,18 @@ class Score:
     past_limit: bool = False  # the level is also past the index's textbook limit (`IndexSpec.absolute_limit`)
 
 
+def robust_spread(values: list[float], centre: float) -> float:
+    """A baseline's day-to-day spread as one standard deviation would be: the larger of 1.4826 x MAD and the
+    90th percentile of the absolute deviations / 1.645. For a car whose days are alike both are its noise;
+    for a car with a second kind of day (a trailer some days, a smart alternator that charges on some and
+    not on others, a car parked for weeks now and then) the MAD sees only the majority and calls the other
+    kind of day a fault, the 90th percentile sees both (they are the car's normal)."""
+    deviations = sorted(abs(v - centre) for v in values)
+    mad = 1.4826 * statistics.median(deviations)
+    tail = deviations[min(len(deviations) - 1, int(0.9 * len(deviations)))] / 1.645
+    return max(mad, tail)
+
+
 def adjusted(point: Point, params: ModeParams) -> float:
     if point.covariate is None:
         return point.index
@@ -141,7 +153,7 @@ def score(
         return None
     if len(base) >= MIN_BASELINE_DAYS:
         centre = statistics.median(base)
-        own = spread = 1.4826 * statistics.median(abs(v - centre) for v in base)
+        own = spread = robust_spread(base, centre)
         if typical_spread is not None and len(base) < YOUNG_BASELINE_DAYS:
             spread = max(own, typical_spread)
         source = "own"

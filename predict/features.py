@@ -182,7 +182,7 @@ LIT = f"""s.driving
       AND s.trip_end - s.trip_start >= interval '{CATALYST_MIN_TRIP_S} seconds' AND s.coolant >= 75
       AND s.o2_rear IS NOT NULL"""
 # After a start the alternator recharges what the crank took, smart ones too (`charge_v_early`): read off idle
-# (a heavy electrical load at idle pulls any alternator down) in the first minutes.
+# (a heavy electrical load at idle pulls any alternator down) in the first minutes after the start.
 EARLY_S = 300
 
 TRIP_SQL = f"""
@@ -232,12 +232,13 @@ SELECT s.vehicle_id, min(s.day) AS day, s.trip,
   sum(s.dt) FILTER (WHERE s.driving AND s.speed < 3 AND s.prev_c >= {WARM_FROM_C}
                     AND s.prev_c < {WARM_TO_C}) AS idle_s_warming,
   percentile_cont(0.5) WITHIN GROUP (ORDER BY s.volts) FILTER (WHERE s.rpm > 1500) AS volts_high_rpm,
-  percentile_cont(0.5) WITHIN GROUP (ORDER BY s.volts) FILTER (WHERE s.rpm > 1200
+  percentile_cont(0.75) WITHIN GROUP (ORDER BY s.volts) FILTER (WHERE s.rpm > 1200
     AND s.ts < s.trip_start + interval '{EARLY_S} seconds') AS volts_early,
   avg(s.load) FILTER (WHERE s.driving) AS mean_load,
   coalesce(avg(s.ambient) FILTER (WHERE s.rpm > 1500), avg(s.ambient), min(s.intake)) AS air_high_rpm,
   sum(s.rpm / 60.0 * s.dt) AS revs,
   count(*) FILTER (WHERE s.coolant >= {WARM_TO_C}) AS warm_samples,
+  sum(s.dt) FILTER (WHERE s.coolant >= {WARM_TO_C}) AS warm_seconds,
   avg(s.coolant) FILTER (WHERE s.coolant >= {WARM_TO_C}) AS warm_c,
   avg({DEMAND}) FILTER (WHERE s.coolant >= {WARM_TO_C} AND s.coolant > s.trip_air + 20) AS warm_demand,
   count(*) FILTER (WHERE {LIT}) AS lit_n,
@@ -377,12 +378,14 @@ def summarise_trips(trips: Sequence[Mapping[Any, Any]]) -> Features:
       northern drivers warm their cars in winter, loses its heat to the block, not the radiator: left out);
       `warmup_air_c` the air of those trips.
     - `charge_v_trip`: the regulated voltage above 1,500 rpm, `charge_air_trip` the air of the same minutes;
-      `charge_v_early`: the voltage in the first three minutes of a drive, when any alternator recharges
-      what the crank took (a smart one too, which lets the voltage fall at cruise with a full battery).
+      `charge_v_early`: the upper quartile of the voltage off idle in the first five minutes after the start,
+      when any alternator recharges what the crank took (a smart one too, which lets the voltage fall at
+      cruise with a full battery and jumps to 15 V when decelerating).
     - `warm_demand`: the mean heat the radiator had to reject per kelvin of coolant over air while warm
       (>= 80 °C), weighted by warm samples: what moves a healthy thermostat within its band.
-    - `coolant_warm_light`, `warm_demand_light`: the warm coolant and its demand over the trips that were not
-      heavy (mean load up to `HEAVY_TRIP_LOAD_PCT`): a trailer up a mountain heats a healthy engine to 110 °C.
+    - `coolant_warm_light`, `warm_demand_light`: the warm coolant and its demand of the day's coolest trip
+      that was warm for `WARM_TRIP_MIN_S` and not heavy (mean load up to `HEAVY_TRIP_LOAD_PCT`): a trailer or a
+      loaded climb heats a healthy engine to 110 °C on that trip; a weak radiator heats every trip.
     - `o2_ratio_lit`: rear / front O2 swing (standard deviations within each trip, pooled over the day's
       trips) with the catalyst lit (`LIT`); for a car whose upstream sensor is wideband or absent, the rear
       swing as a share of a textbook narrowband front swing; `o2_lit_samples` of them.
@@ -392,10 +395,10 @@ def summarise_trips(trips: Sequence[Mapping[Any, Any]]) -> Features:
     charging = [(v, _num(t["air_high_rpm"])) for t in trips if (v := _num(t["volts_high_rpm"])) is not None]
     warm = [(n, _num(t["warm_demand"])) for t in trips if (n := _num(t["warm_samples"]) or 0.0) > 0]
     warm_n = sum(n for n, d in warm if d is not None)
-    light = [(n, c, _num(t["warm_demand"])) for t in trips
-             if (n := _num(t["warm_samples"]) or 0.0) > 0 and (c := _num(t["warm_c"])) is not None
+    light = [(c, _num(t["warm_demand"])) for t in trips
+             if (_num(t.get("warm_seconds")) or 0.0) >= WARM_TRIP_MIN_S and (c := _num(t["warm_c"])) is not None
              and (_num(t.get("mean_load")) or 0.0) <= HEAVY_TRIP_LOAD_PCT]  # fmt: skip
-    light_n = sum(n for n, _, _ in light)
+    coolest = min(light, key=lambda trip: trip[0], default=None)
     return {
         "trips": float(len(trips)),
         "revs": sum(_num(t["revs"]) or 0.0 for t in trips) if trips else None,
@@ -406,20 +409,15 @@ def summarise_trips(trips: Sequence[Mapping[Any, Any]]) -> Features:
         "charge_air_trip": _median([a for _, a in charging if a is not None]),
         "charge_v_early": _median([v for t in trips if (v := _num(t.get("volts_early"))) is not None]),
         "warm_demand": sum(n * d for n, d in warm if d is not None) / warm_n if warm_n else None,
-        "coolant_warm_light": sum(n * c for n, c, _ in light) / light_n if light_n else None,
-        "warm_demand_light": _weighted([(n, d) for n, _, d in light]),
+        "coolant_warm_light": None if coolest is None else coolest[0],
+        "warm_demand_light": None if coolest is None else coolest[1],
         **_lit_o2(trips),
         **_cycle_counts(trips),
     }
 
 
 HEAVY_TRIP_LOAD_PCT = 52.0  # a trip whose mean calculated load is above this towed or climbed a mountain
-
-
-def _weighted(pairs: list[tuple[float, float | None]]) -> float | None:
-    known = [(n, v) for n, v in pairs if v is not None]
-    total = sum(n for n, _ in known)
-    return sum(n * v for n, v in known) / total if total else None
+WARM_TRIP_MIN_S = 300  # a trip warm for less than this says little about where the thermostat holds it
 
 
 def _cycle_counts(trips: Sequence[Mapping[Any, Any]]) -> Features:

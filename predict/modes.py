@@ -61,18 +61,16 @@ def _cold_start(f: Features) -> float | None:
 
 
 def _charging(f: Features) -> float | None:
-    """The highest voltage the charging system regulated to that day (lower as brushes and regulator wear):
-    the recharge in the first three minutes of drives (median over the day's drives), or the day's 90th
-    percentile while the engine ran above 1,200 rpm, whichever is higher. A smart alternator lets the
-    voltage fall to 12.4-13.2 V at cruise with a full battery and charges after a start, with a low battery
-    and when decelerating; a conventional one holds its set point: both reach their charging voltage on
-    any day they drive, and a worn one no longer does. Days kept before these features existed read the
-    regulated voltage above 1,500 rpm."""
-    volts = [v for v in (_get(f, "charge_v_early"), _get(f, "charge_v_peak")) if v is not None]
-    if volts:
-        return -max(volts)
-    if "charge_v_peak" in f:
-        return None
+    """The voltage the charging system regulates to while it recharges the battery after a start (the upper
+    quartile of the first five minutes, off idle; the median of the day's drives): lower as brushes and
+    regulator wear. A conventional alternator holds its set point all the time; a smart one lets the
+    voltage fall to 12.4-13.2 V at cruise with a full battery and jumps to 15 V when decelerating, so
+    neither the cruise voltage nor the day's peaks read alike from day to day, but every alternator
+    recharges what the crank took. Days kept before this feature existed read the regulated voltage above
+    1,500 rpm."""
+    if "charge_v_early" in f:
+        volts = _get(f, "charge_v_early")
+        return -volts if volts is not None else None
     old = _get(f, "charge_v_trip")
     old = old if old is not None else _get(f, "charge_v_high_rpm")
     old = old if old is not None else _get(f, "charge_v_p10")
@@ -145,15 +143,18 @@ def _lean(f: Features) -> float | None:
     return _get(f, "trim_idle") if _get(f, "trim_idle") is not None else _get(f, "trim_warm")
 
 
+MISFIRE_PSEUDO_COUNT = 3.0  # added to both sides: one stray misfire on a quiet engine is no ratio of 2
+
+
 def _misfire(f: Features) -> float | None:
-    """How many times the worst cylinder misfired as often as its siblings (log of (worst + 1) / (mean of the
-    others + 1), the day's driving-cycle counts): a coil or plug failing on one cylinder, not damp weather,
+    """How many times the worst cylinder misfired as often as its siblings (log of (worst + 3) / (mean of the
+    others + 3), the day's driving-cycle counts): a coil or plug failing on one cylinder, not damp weather,
     an engine that misfires a little more than the textbook one, a long day or a dongle that reads the
     counters only a few minutes into each trip, which move every cylinder alike."""
     worst, others = _get(f, "misfire_worst"), _get(f, "misfire_others_mean")
     if worst is None or others is None or (_get(f, "drive_min") or 0.0) < 10:
         return None
-    return math.log((worst + 1.0) / (others + 1.0))
+    return math.log((worst + MISFIRE_PSEUDO_COUNT) / (others + MISFIRE_PSEUDO_COUNT))
 
 
 O2_MIN_SECONDS = 300.0  # five minutes of readings make a day's O2 swing ratio
@@ -187,7 +188,7 @@ INDEXES: dict[FailureMode, IndexSpec] = {
     for spec in (
         IndexSpec(FailureMode.BATTERY, "log cranking sag", "log V", _crank_sag, _cold_start, 0.06, math.log(3.6),
                   cohort_prior=True),
-        IndexSpec(FailureMode.CHARGING_SYSTEM, "-charging voltage", "-V", _charging, _charging_air, 0.02, -13.5,
+        IndexSpec(FailureMode.CHARGING_SYSTEM, "-recharge voltage", "-V", _charging, _charging_air, 0.05, -13.5,
                   _textbook_charging, cohort_prior=True),
         IndexSpec(FailureMode.THERMOSTAT, "log warm-up heat per kelvin (50-80 °C)", "log rev/K", _warmup_heat,
                   _warmup_air, 0.04, 15.0, _warmup_deficit, cohort_prior=True),
@@ -195,7 +196,7 @@ INDEXES: dict[FailureMode, IndexSpec] = {
                   cohort_prior=True),
         IndexSpec(FailureMode.FUEL_LEAN, "warm idle fuel trim", "%", _lean, None, 1.0, 15.0, absolute_limit=True),
         IndexSpec(FailureMode.MISFIRE, "log worst cylinder's misfires over its siblings'", "log ratio", _misfire, None,
-                  0.1, math.log(6.0), fleet_prior=True, absolute_limit=True),
+                  0.25, math.log(6.0), fleet_prior=True, absolute_limit=True),
         IndexSpec(FailureMode.CATALYST, "rear/front O2 swing ratio", "ratio", _o2_ratio, None, 0.03, 0.5,
                   absolute_limit=True),
     )

@@ -1,9 +1,10 @@
 """Write an event to the outbox, in the caller's transaction (so it exists only if the change does).
 
-Event types are `<subject>.<verb>`: alert.raised, alert.acknowledged, alert.dismissed, alert.booked,
-alert.resolved, booking.proposed, booking.confirmed, booking.cancelled, work_order.created (the
-check-in), work_order.<state> for each later state, survey.sent, survey.answered. api/notifications
-fans them out to webhooks and customer messages.
+Event types are `<subject>.<verb>`: alert.raised, alert.watched (raised while its mode is held back: the
+watch list, no customer message), alert.open (from the watch list into the queue), alert.acknowledged,
+alert.dismissed, alert.booked, alert.resolved, booking.proposed, booking.confirmed, booking.cancelled,
+work_order.created (the check-in), work_order.<state> for each later state, survey.sent, survey.answered.
+api/notifications fans them out to webhooks and customer messages.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from store.service_tables import outbox
 
 EVENT_TYPES = (
     "alert.raised",
+    "alert.watched",
+    "alert.open",
     "alert.acknowledged",
     "alert.dismissed",
     "alert.booked",

@@ -29,7 +29,9 @@ def list_alerts(
     db: Db,
     _: Anyone,
     scope: Scope,
-    state: Annotated[list[AlertState], Query(description="default: the live states")] = LIVE,
+    state: Annotated[
+        list[AlertState], Query(description="default: the queue (open, acknowledged, booked); `watch`: the watch list")
+    ] = LIVE,
     mode: Annotated[list[FailureMode] | None, Query()] = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
     vehicle_id: int | None = None,
@@ -64,6 +66,14 @@ def acknowledge(alert_id: int, db: Db, principal: Staff, scope: Scope, body: Not
     return service.move(
         db, scope=scope, principal=principal, alert_id=alert_id, to=AlertState.ACKNOWLEDGED, reason=note
     )
+
+
+@router.post("/alerts/{alert_id}/queue", response_model=AlertDetail)
+def to_queue(alert_id: int, db: Db, principal: Staff, scope: Scope, body: NoteIn | None = None) -> AlertDetail:
+    """Take an alert from the watch list (its mode is held back for poor live precision: GET
+    /prediction/status) into the queue: the store judged this one worth acting on."""
+    note = body.note if body else None
+    return service.move(db, scope=scope, principal=principal, alert_id=alert_id, to=AlertState.OPEN, reason=note)
 
 
 @router.post("/alerts/{alert_id}/dismiss", response_model=AlertDetail)

@@ -150,13 +150,13 @@ def test_fit_slopes_ignores_garbage_days_and_cars_with_too_few_days() -> None:
 
 
 def test_the_misfire_fleet_prior_is_the_healthy_cars_index() -> None:
-    """Healthy cars: the worst cylinder misfires 5 times a day, give or take one, against its siblings' 3
-    (index log(6 / 4)); car 5 misfires badly and is left out because it has a misfire fault."""
+    """Healthy cars: the worst cylinder misfires 6 times a day, give or take one, against its siblings' 3
+    (index log(9 / 6)); car 5 misfires badly and is left out because it has a misfire fault."""
     rng = random.Random(5)
     days = []
     for vehicle_id in range(1, 7):
         for n in range(40):
-            worst = 500.0 if vehicle_id == 5 else 5.0 + rng.choice((-1.0, 0.0, 1.0))
+            worst = 500.0 if vehicle_id == 5 else 6.0 + rng.choice((-1.0, 0.0, 1.0))
             features: Features = {"drive_min": 45.0, "misfire_worst": worst, "misfire_others_mean": 3.0}
             days.append(VehicleDay(vehicle_id, day(n), features, Quality.GARBAGE if n == 0 else Quality.OK))
     onset = datetime.combine(day(10), time(0), UTC)
@@ -165,7 +165,7 @@ def test_the_misfire_fleet_prior_is_the_healthy_cars_index() -> None:
     assert set(priors) == {FailureMode.MISFIRE}  # only the index that compares a car with itself within a day
     centre, spread = priors[FailureMode.MISFIRE]
     assert centre == pytest.approx(math.log(1.5))
-    assert 0.15 < spread < 0.35  # 1.4826 x MAD of {log 5/4, log 6/4, log 7/4}
+    assert 0.1 < spread < 0.3  # 1.4826 x MAD of {log 8/6, log 9/6, log 10/6}
     model = train(days, faults, {v: 1 for v in range(1, 7)}, version="t", data_range=(day(0), day(39)))
     assert model.mode(FailureMode.MISFIRE).prior_centre == pytest.approx(math.log(1.5), abs=1e-4)
     assert model.mode(FailureMode.BATTERY).prior_centre is None
