@@ -4,6 +4,7 @@ the hold of a mode and its watch list (real database, the lifecycle code predict
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert
 
@@ -23,7 +24,7 @@ def closed_alerts(
 ) -> None:
     """Alerts of model version 'test' the store has closed: found at fault, or not."""
     operation = CATALOG[mode].operation
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"store_id": store_id, "vehicle_id": vehicle_id, "mode": mode.value, "state": "resolved", "severity": "warning",
          "confidence": 0.8, "observed_at": NOW - timedelta(days=40 - n),
          "first_observed_at": NOW - timedelta(days=40 - n),
@@ -41,7 +42,7 @@ def closed_alerts(
     engine.dispose()
 
 
-def by_mode(status: dict[str, object]) -> dict[str, dict[str, object]]:
+def by_mode(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
     modes = status["modes"]
     assert isinstance(modes, list)
     return {m["mode"]: m for m in modes}
