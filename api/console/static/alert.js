@@ -141,6 +141,7 @@ function renderActions() {
   const confirmed = bookings.find((b) => ["confirmed", "in_service"].includes(b.state));
   const proposed = bookings.find((b) => b.state === "proposed");
   $("actions").replaceChildren(
+    alert.state === "watch" ? button("to-queue", "alert.to_queue", toQueue) : "",
     alert.state === "open" ? button("acknowledge", "alert.acknowledge", acknowledge) : "",
     live ? button("dismiss", "alert.dismiss", () => { $("dismiss-form").hidden = false; }, "secondary") : "",
     live ? button("find-slots", "alert.find_slots", findSlots) : "",
@@ -181,6 +182,7 @@ async function act(work) {
 }
 
 const acknowledge = () => act(() => api(`/alerts/${alertId}/acknowledge`, { method: "POST", json: {} }));
+const toQueue = () => act(() => api(`/alerts/${alertId}/queue`, { method: "POST", json: {} }));
 
 async function findSlots() {
   try {

@@ -6,6 +6,7 @@ const $ = (id) => document.getElementById(id);
 let context;
 let weekOf = new URLSearchParams(location.search).get("week_of");
 let figures = null;
+let prediction = null;
 
 const percent = (v) => (v === null || v === undefined ? "–" : `${Math.round(v * 100)}%`);
 const number = (v, digits = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
@@ -32,6 +33,25 @@ function openAlerts() {
       h("th", {}, t(`mode.${r.mode}`)), h("td", {}, t(`severity.${r.severity}`)), h("td", { class: "num" }, r.count)))));
 }
 
+function predictionPanel() {
+  // per mode: the store's alerts of the last 30 days per 1,000 vehicle-months beside the false-alert budget,
+  // the threshold the budget set, the model's live precision, and whether the mode is held back
+  const rows = prediction.modes.map((m) => h("tr", { dataset: { mode: m.mode, held: m.held } },
+    h("th", {}, t(`mode.${m.mode}`)),
+    h("td", { class: `num ${m.alert_rate_per_1000_vm > m.budget_per_1000_vm ? "over" : ""}` },
+      `${number(m.alert_rate_per_1000_vm)} / ${number(m.budget_per_1000_vm)}`),
+    h("td", { class: "num" }, m.threshold_z === null ? "–" : `${number(m.threshold_z, 2)} (${number(m.model_threshold_z, 2)})`),
+    h("td", { class: "num" }, m.live_precision.precision === null ? "–"
+      : `${percent(m.live_precision.precision)} (${m.live_precision.confirmed}/${m.live_precision.confirmed + m.live_precision.refuted})`),
+    h("td", {}, m.held ? h("span", { class: "badge sev-critical", title: m.hold_reason }, t("dash.held")) : t("dash.in_queue"))));
+  return h("div", { class: "tile wide", dataset: { figure: "prediction" } },
+    h("div", { class: "label" }, `${t("dash.prediction")} · ${prediction.model_version}`),
+    h("table", { class: "kv" },
+      h("tr", {}, h("th", {}, ""), h("th", {}, t("dash.rate_budget")), h("th", {}, t("dash.threshold")),
+        h("th", {}, t("dash.precision")), h("th", {}, t("dash.hold"))),
+      ...rows));
+}
+
 function render() {
   const w = figures.week;
   const p = figures.previous_week;
@@ -50,11 +70,15 @@ function render() {
     tile("utilisation", "dash.utilisation", percent(w.utilisation.overall), percent(p.utilisation.overall),
       technicians()),
     openAlerts(),
+    predictionPanel(),
   );
 }
 
 async function load() {
-  figures = await api(`/dashboard${query({ store_id: context.store.id, week_of: weekOf })}`);
+  [figures, prediction] = await Promise.all([
+    api(`/dashboard${query({ store_id: context.store.id, week_of: weekOf })}`),
+    api(`/prediction/status${query({ store_id: context.store.id })}`),
+  ]);
   weekOf = figures.week.week_of;
   history.replaceState(null, "", `/console/dashboard${query({ week_of: weekOf })}`);
   render();
