@@ -8,10 +8,15 @@ baseline's score divided by its 1.25 factor, a textbook-limit score by its 0.5) 
 each car's largest value over the last `WINDOW_DAYS`: the statistic a threshold must stay above for that
 car not to alert within the window.
 
-Those maxima follow an extreme-value (Gumbel) law for healthy cars. It is fitted on the median and the
-85th percentile across the cars, the part of the distribution the few failing cars of a fleet (a few per
-cent per mode) do not reach, and extrapolated to the level a healthy car's maximum passes with probability
-budget x window: the budget threshold. A store's fit (its climate, its makes, its drivers) is shrunk
+Those maxima follow an extreme-value (Gumbel) law for healthy cars whose days are alike. It is fitted on
+the median and the 85th percentile across the cars, the part of the distribution the few failing cars of
+a fleet (a few per cent per mode) do not reach, and extrapolated to the level a healthy car's maximum
+passes with probability budget x window: the budget threshold. Real fleets have cars with a second kind
+of day (a trailer, a smart alternator, weeks parked), which makes the upper tail heavier than that law:
+with 40 cars or more, an exponential tail through the 70th and 90th percentiles is extrapolated too, and
+the higher of the two levels is taken. A tail heavier still, from a few per cent of the cars, is beyond
+what any threshold can tell from failing cars: live precision holds a mode whose alerts keep being
+refuted (`predict.outcomes`). A store's fit (its climate, its makes, its drivers) is shrunk
 towards the whole fleet's by the number of cars it rests on, and the fleet's towards the model's
 threshold, so a new store or a young deployment starts from the model. The threshold used is never below
 the model's: the budget only ever makes an alert harder to raise, whatever the fleet looks like.
@@ -35,6 +40,7 @@ MONTH_DAYS = 30.44
 # enough that the few failing cars of a fleet (the top few per cent of a mode) do not move it much.
 UPPER_QUANTILE = 0.85
 MIN_CARS = 10  # cars with a window's maximum below which a level has no fit of its own
+MIN_CARS_FOR_TAIL = 40  # and below which its upper tail is not read
 MIN_SCORED_DAYS = 3  # a car's window needs this many scored days to count
 PRIOR_CARS = 20  # how many cars' worth of weight the level above carries in a store's (or the fleet's) fit
 
@@ -50,10 +56,18 @@ def budget_level(maxima: Iterable[float], *, budget_per_1000_vm: float, window_d
     values = sorted(maxima)
     if len(values) < MIN_CARS:
         return None
+    exceed = min(0.05, budget_per_1000_vm / 1000.0 * window_days / MONTH_DAYS)
     q50, upper = _quantile(values, 0.5), _quantile(values, UPPER_QUANTILE)
-    exceed = min(0.5, budget_per_1000_vm / 1000.0 * window_days / MONTH_DAYS)
     spread = max(0.0, upper - q50) / (_reduced(UPPER_QUANTILE) - _reduced(0.5))
-    return q50 + spread * (_reduced(1.0 - exceed) - _reduced(0.5))
+    gumbel = q50 + spread * (_reduced(1.0 - exceed) - _reduced(0.5))
+    if len(values) < MIN_CARS_FOR_TAIL:
+        return gumbel
+    # an exponential tail through the 70th and 90th percentiles: a fleet whose healthy cars now and then jump
+    # (a second kind of day) has a heavier tail than the Gumbel law of the median and the 85th says; the 90th
+    # is still below the few per cent of failing cars
+    q70, q90 = _quantile(values, 0.7), _quantile(values, 0.9)
+    decay = max(0.0, q90 - q70) / math.log(0.3 / 0.1)
+    return max(gumbel, q90 + decay * math.log(0.1 / exceed))
 
 
 def _quantile(ordered: list[float], q: float) -> float:

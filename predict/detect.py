@@ -137,17 +137,22 @@ def score(
     presorted: bool = False,
     prior: Prior | None = None,
     typical_spread: float | None = None,
+    seen_conditions_only: bool = False,
 ) -> Score | None:
     """Score a vehicle's mode on `day` from its points (days <= `day` are used). `presorted`: the points
     are in day order already (the engine keeps them so; 10,000 vehicles x 7 modes are scored a day).
     The baseline is the vehicle's own, else the model's fleet prior, else `prior` (its cohort's).
     `typical_spread`: the typical car's own day-to-day spread (its cohort's, else its store's), the least
-    scale a young own baseline (fewer than `YOUNG_BASELINE_DAYS`) is given."""
+    scale a young own baseline (fewer than `YOUNG_BASELINE_DAYS`) is given. `seen_conditions_only`: a day
+    whose covariate is past anything its own baseline saw is not judged (`IndexSpec.seen_conditions_only`)."""
     ordered = points if presorted else sorted(points, key=point_day)
     history = ordered[: bisect_right(ordered, day, key=point_day)]
     first = bisect_left(history, day - timedelta(days=BASELINE_SPAN_DAYS), key=point_day)
     stop = bisect_right(history, day - timedelta(days=BASELINE_LAG_DAYS), key=point_day)
-    base = [adjusted(p, params) for p in history[first : min(stop, first + BASELINE_MAX_DAYS)]]
+    base_points = history[first : min(stop, first + BASELINE_MAX_DAYS)]
+    base = [adjusted(p, params) for p in base_points]
+    if seen_conditions_only and len(base) >= MIN_BASELINE_DAYS:
+        history = history[:stop] + [p for p in history[stop:] if _seen(p, base_points)]
     recent = [p for p in history[-RECENT_DAYS:] if p.day > day - RECENT_WINDOW]
     if len(recent) < 2 or recent[-1].day != day:
         return None
@@ -170,6 +175,15 @@ def score(
     persistent = sum((v - centre) / scale >= params.threshold / 2 for v in values) >= 2
     trend = _trend(history, day, params, centre, scale)
     return Score(day, z, level, centre, scale, persistent, trend, source, own_spread=max(own, floor))
+
+
+def _seen(point: Point, baseline: list[Point]) -> bool:
+    """Whether a day's covariate is within what the baseline saw (up to a tenth of its range past its highest)."""
+    covariates = [p.covariate for p in baseline if p.covariate is not None]
+    if point.covariate is None or not covariates:
+        return True
+    low, high = min(covariates), max(covariates)
+    return point.covariate <= high + 0.1 * (high - low)
 
 
 def against_prior(s: Score, prior: Prior, *, floor: float) -> Score:

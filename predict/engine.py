@@ -270,7 +270,15 @@ class Engine:
             history = pts if since is None else [p for p in pts if p.day > since]
             spread = typical.get(self.cohort_of.get(vehicle_id), typical.get(self.store_of.get(vehicle_id)))
             try:
-                s = score(history, day, params, floor=spec.floor, presorted=True, typical_spread=spread)
+                s = score(
+                    history,
+                    day,
+                    params,
+                    floor=spec.floor,
+                    presorted=True,
+                    typical_spread=spread,
+                    seen_conditions_only=spec.seen_conditions_only,
+                )
                 if s is not None and not (math.isfinite(s.z) and math.isfinite(s.level)):
                     raise ArithmeticError(f"score not finite: z {s.z}, level {s.level}")
             except (ArithmeticError, ValueError) as error:

@@ -127,7 +127,7 @@ WITH days AS (
       AS charge_v_p10,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY {_f("CONTROL_MODULE_VOLTAGE")}) FILTER (WHERE {RPM} > 1500)
       AS charge_v_high_rpm,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY {SYSTEM_V}) FILTER (WHERE {RPM} > 1200) AS charge_v_peak,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY {SYSTEM_V}) FILTER (WHERE {DRIVING}) AS charge_v_peak,
     max({COOLANT}) FILTER (WHERE {DRIVING}) AS coolant_max,
     percentile_cont(0.9) WITHIN GROUP (ORDER BY {COOLANT}) FILTER (WHERE {DRIVING}) AS coolant_p90,
     avg({COOLANT}) FILTER (WHERE {DRIVING} AND {COOLANT} >= 80) AS coolant_warm_mean,

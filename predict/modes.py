@@ -37,6 +37,10 @@ class IndexSpec:
     # ratio): a car persistently halfway to an alert against itself and past that limit is failing even if its
     # own baseline already held the fault (a part that started to fail in the car's first weeks with pitcall).
     absolute_limit: bool = False
+    # A day whose covariate is past anything the vehicle's own baseline saw is not judged: the index moves with
+    # it in a way one slope does not hold (a trailer up a mountain heats a healthy engine as a weak radiator
+    # would, far beyond what ordinary demand does).
+    seen_conditions_only: bool = False
 
     def textbook(self, features: Features) -> float | None:
         """The quantity the fixed-threshold baseline compares with `fixed_limit`."""
@@ -61,16 +65,18 @@ def _cold_start(f: Features) -> float | None:
 
 
 def _charging(f: Features) -> float | None:
-    """The voltage the charging system regulates to while it recharges the battery after a start (the upper
-    quartile of the first five minutes, off idle; the median of the day's drives): lower as brushes and
-    regulator wear. A conventional alternator holds its set point all the time; a smart one lets the
-    voltage fall to 12.4-13.2 V at cruise with a full battery and jumps to 15 V when decelerating, so
-    neither the cruise voltage nor the day's peaks read alike from day to day, but every alternator
-    recharges what the crank took. Days kept before this feature existed read the regulated voltage above
-    1,500 rpm."""
+    """The highest voltage the charging system regulated to that day (lower as brushes and regulator wear):
+    the day's 90th percentile with the engine running, or the recharge after the starts (the upper quartile
+    of the first five minutes, off idle; the median of the day's drives), whichever is higher. A
+    conventional alternator holds its set point all the time; a smart one lets the voltage fall to
+    12.4-13.2 V at cruise with a full battery and charges after a start, with a low battery and when
+    decelerating: both reach their charging voltage on a day they drive, a worn one no longer does. Days
+    kept before these features existed read the regulated voltage above 1,500 rpm."""
+    volts = [v for v in (_get(f, "charge_v_early"), _get(f, "charge_v_peak")) if v is not None]
+    if volts:
+        return -max(volts)
     if "charge_v_early" in f:
-        volts = _get(f, "charge_v_early")
-        return -volts if volts is not None else None
+        return None
     old = _get(f, "charge_v_trip")
     old = old if old is not None else _get(f, "charge_v_high_rpm")
     old = old if old is not None else _get(f, "charge_v_p10")
@@ -188,12 +194,12 @@ INDEXES: dict[FailureMode, IndexSpec] = {
     for spec in (
         IndexSpec(FailureMode.BATTERY, "log cranking sag", "log V", _crank_sag, _cold_start, 0.06, math.log(3.6),
                   cohort_prior=True),
-        IndexSpec(FailureMode.CHARGING_SYSTEM, "-recharge voltage", "-V", _charging, _charging_air, 0.05, -13.5,
+        IndexSpec(FailureMode.CHARGING_SYSTEM, "-charging voltage", "-V", _charging, _charging_air, 0.05, -13.5,
                   _textbook_charging, cohort_prior=True),
         IndexSpec(FailureMode.THERMOSTAT, "log warm-up heat per kelvin (50-80 °C)", "log rev/K", _warmup_heat,
                   _warmup_air, 0.04, 15.0, _warmup_deficit, cohort_prior=True),
         IndexSpec(FailureMode.OVERHEATING, "warm coolant mean", "°C", _hot, _warm_demand, 0.3, 100.0,
-                  cohort_prior=True),
+                  cohort_prior=True, seen_conditions_only=True),
         IndexSpec(FailureMode.FUEL_LEAN, "warm idle fuel trim", "%", _lean, None, 1.0, 15.0, absolute_limit=True),
         IndexSpec(FailureMode.MISFIRE, "log worst cylinder's misfires over its siblings'", "log ratio", _misfire, None,
                   0.25, math.log(6.0), fleet_prior=True, absolute_limit=True),

@@ -4,10 +4,12 @@ with its data range and metrics.
 
 Labels come from ground truth (simulated fleets) or from the alert outcomes the service department
 recorded (`predict.alerts.labels`: confirmed = the fault was there, not found / dismissed = it was not).
-Thresholds are set on healthy vehicle-days scored against the car's own baseline (or the fleet prior):
-above the highest cohort-adjusted z a healthy car reached (with a margin), never below `MIN_THRESHOLD`.
-Scores against a cohort's baseline meet that threshold times `COHORT_THRESHOLD_FACTOR`; the metrics
-report how high healthy cars scored that way.
+Thresholds are set on the healthy cars' 30-day maxima of the alert statistic, as the engine's false-alert
+budget sets them live (`predict.budget.budget_level`: a Gumbel law through their median and upper
+quantile, at the budget's rate), never below `MIN_THRESHOLD`. The highest z a healthy car reached is not
+the threshold: a fleet's few cars with a second kind of day (a trailer, a smart alternator) put it
+wherever they happen to be, and a fleet the model never saw has its own such cars; the budget raises a
+store's threshold live where its cars wander more. The metrics report both.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
+from predict.budget import DEFAULT_BUDGET_PER_1000_VM, WINDOW_DAYS, budget_level
 from predict.catalog import FailureMode
 from predict.detect import ModeParams, Point, adjusted
 from predict.engine import Cohort, Engine
@@ -29,7 +32,6 @@ from predict.model import Model
 from predict.modes import INDEXES
 
 MIN_THRESHOLD = 3.0
-MARGIN = 1.15
 FLEET_ID_STRIDE = 1_000_000_000  # vehicle and store ids of the n-th training fleet are shifted by n strides
 
 
@@ -138,7 +140,7 @@ def examples(
 ) -> list[Example]:
     """Replay the days through the engine and label every (vehicle, mode, day) score."""
     windows = _window(faults)
-    engine = Engine(model, store_of, cohort_of=cohort_of or {})
+    engine = Engine(model, store_of, cohort_of=cohort_of or {}, budget=None)
     out = []
     for day, vdays in data_days(days, last=max((d.day for d in days), default=date.min)):
         for vday in vdays:
@@ -149,13 +151,21 @@ def examples(
             positive = any(f.onset - timedelta(days=3) <= at <= f.failure for f in mode_faults)
             healthy = not any(f.onset - timedelta(days=10) <= at <= f.failure + timedelta(days=10) for f in mode_faults)
             pending, stored = engine.confirming_dtcs(vehicle_id, mode, day)
-            if not s.persistent:
-                z = min(z, model.mode(mode).threshold * 0.5)
+            z = engine.alert_statistic(mode, s, z)  # the threshold's scale; capped below half if not persistent
             out.append(
                 Example(vehicle_id, mode, day, z, s.trend_per_day or 0.0, bool(pending or stored), positive, healthy,
                         s.baseline_from)
             )  # fmt: skip
     return out
+
+
+def window_maxima(rows: list[Example], *, window_days: int = WINDOW_DAYS) -> list[float]:
+    """Each car's largest z in each `window_days` of its scored days (the statistic the budget reads)."""
+    by_window: dict[tuple[int, int], float] = {}
+    for e in rows:
+        key = (e.vehicle_id, e.day.toordinal() // window_days)
+        by_window[key] = max(by_window.get(key, e.z), e.z)
+    return list(by_window.values())
 
 
 def train(
@@ -166,6 +176,7 @@ def train(
     version: str,
     data_range: tuple[date, date],
     cohort_of: dict[int, Cohort] | None = None,
+    budget_per_1000_vm: float = DEFAULT_BUDGET_PER_1000_VM,
 ) -> Model:
     """Fit a model; see the module docstring."""
     slopes = fit_slopes(days, faults)
@@ -179,8 +190,8 @@ def train(
         rows = [e for e in labelled if e.mode is mode]
         healthy = sorted(e.z for e in rows if e.healthy and e.baseline_from != "cohort")
         healthy_cohort = [e.z for e in rows if e.healthy and e.baseline_from == "cohort"]
-        top = healthy[-1] if healthy else MIN_THRESHOLD
-        threshold = max(MIN_THRESHOLD, MARGIN * top)
+        level = budget_level(window_maxima([e for e in rows if e.healthy]), budget_per_1000_vm=budget_per_1000_vm)
+        threshold = max(MIN_THRESHOLD, level if level is not None else MIN_THRESHOLD)
         at_failure = [e.z for e in rows if e.positive and e.z >= threshold]
         failure_z = max(2 * threshold, statistics.median(at_failure) * 1.5) if at_failure else 3 * threshold
         params[mode] = replace(params[mode], threshold=round(threshold, 3), failure_z=round(failure_z, 3))
@@ -188,6 +199,7 @@ def train(
             "healthy_vehicle_days": len(healthy),
             "healthy_z_q999": round(float(np.quantile(healthy, 0.999)), 3) if healthy else None,
             "healthy_z_max": round(healthy[-1], 3) if healthy else None,
+            "healthy_budget_level": None if level is None else round(level, 3),
             "healthy_cohort_vehicle_days": len(healthy_cohort),
             "healthy_cohort_z_max": round(max(healthy_cohort), 3) if healthy_cohort else None,
             "positive_vehicle_days": sum(e.positive for e in rows),

@@ -23,11 +23,12 @@ def test_the_budget_level_is_the_gumbel_quantile_of_the_window_maxima() -> None:
     level = budget_level(maxima, budget_per_1000_vm=2.0, window_days=30)
     exceed = 2.0 / 1000 * 30 / 30.44
     assert level is not None
-    assert level == pytest.approx(2.0 - 0.5 * math.log(-math.log(1 - exceed)), abs=0.1)
-    # and healthy cars pass it at about the budgeted rate
+    exact = 2.0 - 0.5 * math.log(-math.log(1 - exceed))
+    assert exact - 0.1 <= level <= exact + 0.35  # the exponential tail errs on the high side, never much
+    # and healthy cars pass it at the budgeted rate or less
     fresh = [gumbel(rng, 2.0, 0.5) for _ in range(200_000)]
     rate = sum(m >= level for m in fresh) / len(fresh)
-    assert rate == pytest.approx(exceed, rel=0.35)
+    assert exceed / 2 <= rate <= exceed * 1.3
 
 
 def test_a_few_failing_cars_in_the_fleet_move_the_level_little() -> None:
@@ -37,7 +38,19 @@ def test_a_few_failing_cars_in_the_fleet_move_the_level_little() -> None:
     clean = budget_level(healthy, budget_per_1000_vm=2.0)
     mixed = budget_level(healthy + failing, budget_per_1000_vm=2.0)
     assert clean is not None and mixed is not None
-    assert 0 <= mixed - clean < 0.2 * clean  # 5 % of cars at the top raise it by under a fifth
+    assert 0 <= mixed - clean < 0.3 * clean  # 5 % of cars at the top raise it by under a third
+
+
+def test_a_fleet_with_a_second_kind_of_day_gets_the_heavier_tail_it_shows() -> None:
+    """A tenth of the healthy cars sometimes tow a trailer: their maxima sit far above the others'."""
+    rng = random.Random(5)
+    calm = [gumbel(rng, 1.0, 0.3) for _ in range(360)]
+    towing = [gumbel(rng, 4.0, 1.0) for _ in range(40)]
+    level = budget_level(calm + towing, budget_per_1000_vm=2.0)
+    light_tailed = budget_level(calm, budget_per_1000_vm=2.0)
+    assert level is not None and light_tailed is not None
+    assert level > light_tailed + 2.0
+    assert sum(m >= level for m in towing) <= 2  # the towing cars' maxima no longer pass it
 
 
 def test_a_fleet_that_wanders_more_gets_a_higher_level() -> None:

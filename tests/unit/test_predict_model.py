@@ -186,9 +186,11 @@ def test_train_sets_usable_thresholds_and_prior_precisions_for_every_mode() -> N
     assert battery_metrics["positive_days_above_threshold"] > 0
     healthy_max = battery_metrics["healthy_z_max"]
     assert isinstance(healthy_max, float) and healthy_max > 3.0  # car 2's harmless episode
-    assert model.params[FailureMode.BATTERY].threshold >= 1.15 * healthy_max  # set above it, with a margin
-    # the failing battery was alerted and nothing else: the backtest's precision, as a Beta(1, 1) posterior
-    assert model.params[FailureMode.BATTERY].prior_precision == pytest.approx(2 / 3, abs=1e-3)
+    level = battery_metrics["healthy_budget_level"]
+    assert isinstance(level, float) and level < healthy_max  # one car's episode in a dozen car-months is not the law
+    assert model.params[FailureMode.BATTERY].threshold == max(MIN_THRESHOLD, round(level, 3))
+    # the failing battery and car 2's harmless episode were alerted: one of two real, as a Beta(1, 1) posterior
+    assert model.params[FailureMode.BATTERY].prior_precision == pytest.approx(2 / 4, abs=1e-3)
     assert model.params[FailureMode.THERMOSTAT].prior_precision == pytest.approx(0.5)  # no alert: no information
     assert model.trained_on == {"from": "2026-01-01", "to": "2026-03-01", "vehicles": 6, "faults": 2}
 
@@ -204,7 +206,9 @@ def test_a_trained_model_flags_the_failing_car_and_not_the_healthy_ones() -> Non
             engine.add(vday)
         flagged |= {(f.vehicle_id, f.mode) for f in engine.score_day(day(n))}
     assert (4, FailureMode.BATTERY) in flagged
-    assert {v for v, _ in flagged} == {4}
+    # car 2's harmless cold-garage days too: one car-month in a dozen is no law a threshold can be fitted to
+    # (a fleet this small gets no budget of its own either); its battery is all else that is flagged
+    assert flagged - {(4, FailureMode.BATTERY), (4, FailureMode.CHARGING_SYSTEM)} <= {(2, FailureMode.BATTERY)}
 
 
 def test_fleets_from_several_databases_train_as_one_with_their_ids_kept_apart() -> None:
