@@ -178,12 +178,14 @@ def score(
 
 
 def _seen(point: Point, baseline: list[Point]) -> bool:
-    """Whether a day's covariate is within what the baseline saw (up to a tenth of its range past its highest)."""
-    covariates = [p.covariate for p in baseline if p.covariate is not None]
+    """Whether a day's covariate is within what the baseline saw on most of its days: up to its 90th percentile
+    and half its 10-90 range beyond (a trailer on one baseline day in twenty is not the car's normal;
+    on more, the baseline's spread holds those days too)."""
+    covariates = sorted(p.covariate for p in baseline if p.covariate is not None)
     if point.covariate is None or not covariates:
         return True
-    low, high = min(covariates), max(covariates)
-    return point.covariate <= high + 0.1 * (high - low)
+    low, high = covariates[int(0.1 * (len(covariates) - 1))], covariates[int(0.9 * (len(covariates) - 1))]
+    return point.covariate <= high + 0.5 * (high - low)
 
 
 def against_prior(s: Score, prior: Prior, *, floor: float) -> Score:
