@@ -46,6 +46,7 @@ class Point:
     day: date
     index: float
     covariate: float | None
+    condition: float | None = None  # what the day was like (`IndexSpec.condition`): judged only if the baseline saw it
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,7 @@ def score(
     stop = bisect_right(history, day - timedelta(days=BASELINE_LAG_DAYS), key=point_day)
     base_points = history[first : min(stop, first + BASELINE_MAX_DAYS)]
     base = [adjusted(p, params) for p in base_points]
-    if seen_conditions_only and len(base) >= MIN_BASELINE_DAYS:
+    if seen_conditions_only and len(base) >= MIN_BASELINE_DAYS:  # days unlike most baseline days are not judged
         history = history[:stop] + [p for p in history[stop:] if _seen(p, base_points)]
     recent = [p for p in history[-RECENT_DAYS:] if p.day > day - RECENT_WINDOW]
     if len(recent) < 2 or recent[-1].day != day:
@@ -178,14 +179,14 @@ def score(
 
 
 def _seen(point: Point, baseline: list[Point]) -> bool:
-    """Whether a day's covariate is within what the baseline saw on most of its days: up to its 90th percentile
+    """Whether a day's condition is within what the baseline saw on most of its days: up to its 90th percentile
     and half its 10-90 range beyond (a trailer on one baseline day in twenty is not the car's normal;
     on more, the baseline's spread holds those days too)."""
-    covariates = sorted(p.covariate for p in baseline if p.covariate is not None)
-    if point.covariate is None or not covariates:
+    conditions = sorted(p.condition for p in baseline if p.condition is not None)
+    if point.condition is None or not conditions:
         return True
-    low, high = covariates[int(0.1 * (len(covariates) - 1))], covariates[int(0.9 * (len(covariates) - 1))]
-    return point.covariate <= high + 0.5 * (high - low)
+    low, high = conditions[int(0.1 * (len(conditions) - 1))], conditions[int(0.9 * (len(conditions) - 1))]
+    return point.condition <= high + 0.5 * (high - low)
 
 
 def against_prior(s: Score, prior: Prior, *, floor: float) -> Score:

@@ -167,11 +167,14 @@ class Engine:
             try:
                 index = _physical(spec.index(vday.features))
                 covariate = _physical(spec.covariate(vday.features)) if spec.covariate else None
+                condition = _physical(spec.condition(vday.features)) if spec.condition else None
             except (ArithmeticError, TypeError, ValueError) as error:  # a feature no index can read
                 self._failed(vday.vehicle_id, mode, vday.day, error)
                 continue
             if index is not None:
-                insort(self.points[(vday.vehicle_id, mode)], Point(vday.day, index, covariate), key=point_day)
+                insort(
+                    self.points[(vday.vehicle_id, mode)], Point(vday.day, index, covariate, condition), key=point_day
+                )
 
     def data_quality_issues(self, day: date) -> list[int]:
         """Vehicles whose data was garbage on each of the last few days up to `day`."""
@@ -277,7 +280,7 @@ class Engine:
                     floor=spec.floor,
                     presorted=True,
                     typical_spread=spread,
-                    seen_conditions_only=spec.seen_conditions_only,
+                    seen_conditions_only=spec.condition is not None,
                 )
                 if s is not None and not (math.isfinite(s.z) and math.isfinite(s.level)):
                     raise ArithmeticError(f"score not finite: z {s.z}, level {s.level}")

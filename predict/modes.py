@@ -37,10 +37,10 @@ class IndexSpec:
     # ratio): a car persistently halfway to an alert against itself and past that limit is failing even if its
     # own baseline already held the fault (a part that started to fail in the car's first weeks with pitcall).
     absolute_limit: bool = False
-    # A day whose covariate is past anything the vehicle's own baseline saw is not judged: the index moves with
-    # it in a way one slope does not hold (a trailer up a mountain heats a healthy engine as a weak radiator
-    # would, far beyond what ordinary demand does).
-    seen_conditions_only: bool = False
+    # What a day was like, higher meaning further from ordinary: a day past what the vehicle's own baseline saw
+    # on most days is not judged, as the index moves with it in a way no slope holds (a trailer up a mountain
+    # heats a healthy engine as a weak radiator would; a battery run flat by weeks parked cranks as a worn one).
+    condition: Callable[[Features], float | None] | None = None
 
     def textbook(self, features: Features) -> float | None:
         """The quantity the fixed-threshold baseline compares with `fixed_limit`."""
@@ -57,6 +57,13 @@ def _crank_sag(f: Features) -> float | None:
     return math.log(sag) if sag is not None and sag > 0.05 else None
 
 
+def _flat(f: Features) -> float | None:
+    """How far the battery was from charged before its crank: the day's resting voltage below 12.7 V (a healthy
+    battery run down by weeks parked, a dashcam or short trips cranks with a deeper sag)."""
+    rest = _get(f, "rest_v")
+    return None if rest is None else 12.7 - rest
+
+
 def _cold_start(f: Features) -> float | None:
     """The temperature of the day's coldest crank: the engine at its first start, bounded by the day's air
     (when the first samples of a cold start are missing, the coolant minimum is a warm restart's)."""
@@ -66,15 +73,17 @@ def _cold_start(f: Features) -> float | None:
 
 def _charging(f: Features) -> float | None:
     """The highest voltage the charging system regulated to that day (lower as brushes and regulator wear):
-    the day's 90th percentile with the engine running, or the recharge after the starts (the upper quartile
-    of the first five minutes, off idle; the median of the day's drives), whichever is higher. A
-    conventional alternator holds its set point all the time; a smart one lets the voltage fall to
-    12.4-13.2 V at cruise with a full battery and charges after a start, with a low battery and when
-    decelerating: both reach their charging voltage on a day they drive, a worn one no longer does. Days
-    kept before these features existed read the regulated voltage above 1,500 rpm."""
-    volts = [v for v in (_get(f, "charge_v_early"), _get(f, "charge_v_peak")) if v is not None]
-    if volts:
-        return -max(volts)
+    the recharge after the starts (the upper quartile of the first five minutes, off idle; the median of
+    the day's drives) or the day's 90th percentile with the engine running, whichever is higher, on a day
+    that showed both. A conventional alternator holds its set point all the time; a smart one lets the
+    voltage fall to 12.4-13.2 V at cruise with a full battery and charges after a start, with a low
+    battery and when decelerating: both reach their charging voltage on a day they drive, a worn one no
+    longer does. A day with no drive off after a start (a winter warm-up at idle, then a motorway) says too
+    little of a smart alternator. Days kept before these features existed read the regulated voltage above
+    1,500 rpm."""
+    early, peak = _get(f, "charge_v_early"), _get(f, "charge_v_peak")
+    if early is not None and peak is not None:
+        return -max(early, peak)
     if "charge_v_early" in f:
         return None
     old = _get(f, "charge_v_trip")
@@ -193,13 +202,13 @@ INDEXES: dict[FailureMode, IndexSpec] = {
     spec.mode: spec
     for spec in (
         IndexSpec(FailureMode.BATTERY, "log cranking sag", "log V", _crank_sag, _cold_start, 0.06, math.log(3.6),
-                  cohort_prior=True),
+                  cohort_prior=True, condition=_flat),
         IndexSpec(FailureMode.CHARGING_SYSTEM, "-charging voltage", "-V", _charging, _charging_air, 0.05, -13.5,
                   _textbook_charging, cohort_prior=True),
         IndexSpec(FailureMode.THERMOSTAT, "log warm-up heat per kelvin (50-80 °C)", "log rev/K", _warmup_heat,
                   _warmup_air, 0.04, 15.0, _warmup_deficit, cohort_prior=True),
         IndexSpec(FailureMode.OVERHEATING, "warm coolant mean", "°C", _hot, _warm_demand, 0.3, 100.0,
-                  cohort_prior=True, seen_conditions_only=True),
+                  cohort_prior=True, condition=_warm_demand),
         IndexSpec(FailureMode.FUEL_LEAN, "warm idle fuel trim", "%", _lean, None, 1.0, 15.0, absolute_limit=True),
         IndexSpec(FailureMode.MISFIRE, "log worst cylinder's misfires over its siblings'", "log ratio", _misfire, None,
                   0.25, math.log(6.0), fleet_prior=True, absolute_limit=True),
