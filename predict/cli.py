@@ -20,10 +20,11 @@ from predict import alerts
 from predict.backtest import Backtest
 from predict.catalog import FailureMode
 from predict.detect import BASELINE_SPAN_DAYS
-from predict.evaluation import Fault, Severity
+from predict.evaluation import Fault, ModeScore, Severity
 from predict.features import VehicleDay, load_days
-from predict.model import MODELS_DIR, Model, shipped
+from predict.model import CANDIDATES_DIR, MODELS_DIR, Model, shipped
 from predict.modes import INDEXES
+from predict.promotion import FALSE_TOLERANCE, PRECISION_TOLERANCE, RECALL_TOLERANCE, Tolerance, pooled, refusals
 from predict.service import LiveScorer, cohort_of_vehicles, replay, save_days, store_of_vehicles, stored_days
 from predict.train import TrainingFleet, merge_fleets, train
 from simulators.climate import CHINA
@@ -124,9 +125,10 @@ def train_command(
         ),
     ] = None,
     version: Annotated[str | None, typer.Option(help="model version (default: date and time)")] = None,
-    out: Annotated[Path, typer.Option(help="directory for the model file")] = MODELS_DIR,
+    out: Annotated[Path, typer.Option(help="directory for the candidate's file")] = CANDIDATES_DIR,
 ) -> None:
-    """Train from labelled history: ground truth of simulated fleets, or the alert outcomes stores recorded."""
+    """Train a candidate model from labelled history: ground truth of simulated fleets, or the alert outcomes
+    stores recorded. `pitcall predict promote` makes it the live model if the stress profile allows."""
     span = (first.date(), last.date())
     sources = [_training_fleet(ToolSettings().database_url, truth, span)]
     for fleet in fleets or []:
@@ -146,6 +148,83 @@ def train_command(
     console.print(f"model {name} saved to {path} ({len(sources)} fleet(s), {len(data.days):,} vehicle-days, "
                   f"{len(data.faults)} faults): thresholds "
                   + ", ".join(f"{m.value} {p.threshold:.1f}" for m, p in model.params.items()))  # fmt: skip
+
+
+@predict_app.command("promote")
+def promote_command(
+    candidate_path: Annotated[Path, typer.Argument(help="the candidate model's JSON (`pitcall predict train`)")],
+    stress: Annotated[
+        list[str],
+        typer.Option(
+            "--stress",
+            help="a stress-profile fleet as DATABASE_URL=TRUTH_JSON (repeatable): the database `pitcall eval "
+            "--profile stress --truth T` left behind, never used to tune or train",
+        ),
+    ],
+    live_path: Annotated[
+        Path | None, typer.Option("--live", help="the live model (default: the newest in predict/models)")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="directory of the promoted models")] = MODELS_DIR,
+    recall_tolerance: float = RECALL_TOLERANCE,
+    false_tolerance: Annotated[float, typer.Option(help="false alerts per 1,000 vehicle-months")] = FALSE_TOLERANCE,
+    precision_tolerance: float = PRECISION_TOLERANCE,
+) -> None:
+    """Replace the live model with a candidate unless its stress-profile table is worse beyond the tolerance
+    (exit 2, nothing written). The promoted model keeps its stress table, and each mode's stress precision
+    becomes the prior of the confidence its alerts state."""
+    live = Model.load(live_path) if live_path else shipped()
+    candidate = Model.load(candidate_path)
+    tables: dict[str, list[dict[FailureMode | None, ModeScore]]] = {"live": [], "candidate": []}
+    for fleet in stress:
+        url, sep, truth_path = fleet.rpartition("=")
+        if not sep or not url:
+            raise typer.BadParameter(f"--stress {fleet!r}: expected DATABASE_URL=TRUTH_JSON")
+        for name, model in (("live", live), ("candidate", candidate)):
+            tables[name].append(_backtest_scores(url, Path(truth_path), model))
+    was, now = pooled(tables["live"]), pooled(tables["candidate"])
+    title = f"stress profile, {len(stress)} fleet(s): {live.version} (live) / {candidate.version}"
+    table = Table("mode", "recall live / candidate", "false /1000 vm live / candidate", "precision live / candidate",
+                  title=title)  # fmt: skip
+    for mode, row in now.items():
+        old = was[mode]
+        table.add_row(mode.value if mode else "all modes", f"{_fmt(old.recall)} / {_fmt(row.recall)}",
+                      f"{old.false_per_1000_vm:.1f} / {row.false_per_1000_vm:.1f}",
+                      f"{_fmt(old.precision)} / {_fmt(row.precision)}")  # fmt: skip
+    Console(width=140).print(table)
+    reasons = refusals(was, now, Tolerance(recall_tolerance, false_tolerance, precision_tolerance))
+    if reasons:
+        console.print("[red]refused:[/red] " + "; ".join(reasons))
+        raise typer.Exit(2)
+    params = {m: replace(p, prior_precision=round(now[m].prior_precision, 3)) for m, p in candidate.params.items()}
+    stress_table = {(m.value if m else "all"): {"recall": r.recall, "precision": r.precision,
+                    "false_per_1000_vm": round(r.false_per_1000_vm, 2), "alerts": r.alerts, "faults": r.faults}
+                    for m, r in now.items()}  # fmt: skip
+    metrics = {**candidate.metrics, "stress": {"fleets": [_database_name(f.rpartition("=")[0]) for f in stress],
+                                              "replaced": live.version, "table": stress_table}}  # fmt: skip
+    promoted = replace(candidate, params=params, metrics=metrics)
+    path = promoted.save(out / f"{candidate.version}.json")
+    console.print(f"model {candidate.version} promoted: {path} (was {live.version})")
+
+
+def _backtest_scores(url: str, truth: Path, model: Model) -> dict[FailureMode | None, ModeScore]:
+    """The evaluation's table of one fleet's kept features, backtested with `model`."""
+    from predict.backtest import backtest
+    from predict.evaluation import score_alerts
+
+    db = make_engine(url)
+    try:
+        with db.connect() as conn:
+            days = stored_days(conn, first=date.min, last=date.max)
+            store_of, cohort_of = store_of_vehicles(conn), cohort_of_vehicles(conn)
+            truth_of = _truth(conn, truth)
+    finally:
+        db.dispose()
+    if not days:
+        raise typer.BadParameter(f"{_database_name(url)} keeps no features: run `pitcall eval` into it first")
+    first, last = min(d.day for d in days), max(d.day for d in days)
+    run = backtest(days, truth_of.faults, truth_of.repaired, model=model, store_of=store_of, cohort_of=cohort_of,
+                   first=first, last=last)  # fmt: skip
+    return score_alerts(run.raised, truth_of.faults, vehicles=len(store_of), days=(last - first).days + 1)
 
 
 def _database_name(url: str) -> str:

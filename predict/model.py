@@ -14,6 +14,7 @@ from predict.catalog import FailureMode
 from predict.detect import ModeParams
 
 MODELS_DIR = Path(__file__).parent / "models"
+CANDIDATES_DIR = MODELS_DIR / "candidates"  # what `pitcall predict train` writes; `promote` moves one to MODELS_DIR
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,6 @@ def untrained() -> Model:
 
 
 def shipped() -> Model:
-    """The newest model in predict/models/ (by file name), or untrained defaults if there is none."""
+    """The newest promoted model in predict/models/ (by file name; candidates are not), or untrained defaults."""
     files = sorted(MODELS_DIR.glob("*.json"))
     return Model.load(files[-1]) if files else untrained()

@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -543,3 +543,37 @@ def test_the_in_memory_backtest_raises_what_the_database_replay_raises(loaded: L
     oracle = re.search(r"all modes.*│\s*(\d+) / (\d+)\s*│", result.stdout)  # caught: first reading / severity 0.2
     assert oracle is not None, result.stdout
     assert scores.faults >= int(oracle[1]) >= max(scores.caught, int(oracle[2]))
+
+
+def test_a_candidate_is_promoted_only_if_the_stress_fleet_allows(loaded: LoadedFleet, tmp_path: Path) -> None:
+    """`pitcall predict promote` backtests the live model and the candidate on a fleet's kept features: the
+    same model passes and is written with its table and priors; one that misses every failure is refused
+    (exit 2) and nothing is written. (The loaded fleet stands in for a stress-profile one.)"""
+    url = loaded.copy()
+    replay(make_engine(url), first=PLAN.start, last=LAST, model=shipped())
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps(ground_truth(loaded.cars)))
+    live = shipped()
+    blind = replace(live, version="test-blind", params={m: replace(p, threshold=1e6) for m, p in live.params.items()})
+    same = replace(live, version="test-same")
+    promoted = tmp_path / "promoted"
+
+    def promote(candidate: Model) -> subprocess.CompletedProcess[str]:
+        path = candidate.save(tmp_path / f"{candidate.version}.json")
+        return subprocess.run(
+            [sys.executable, "-m", "pitcall", "predict", "promote", str(path), "--stress", f"{url}={truth}",
+             "--out", str(promoted)],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    refused = promote(blind)
+    assert refused.returncode == 2, refused.stderr
+    assert "refused" in refused.stderr and "recall 0.00" in refused.stderr
+    assert not (promoted / "test-blind.json").exists()
+    accepted = promote(same)
+    assert accepted.returncode == 0, accepted.stderr
+    model = Model.load(promoted / "test-same.json")
+    table = model.metrics["stress"]
+    assert isinstance(table, dict) and table["replaced"] == live.version and table["table"]["all"]["faults"] > 0
+    priors = {m: p.prior_precision for m, p in model.params.items()}
+    assert all(0.0 < p < 1.0 for p in priors.values()) and priors != {m: 0.5 for m in priors}
