@@ -7,7 +7,7 @@ go through the real broker and ingest. Registers the cars first (idempotent).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, timedelta
 
 import orjson
 import psycopg
@@ -32,6 +32,20 @@ def bulk_load(
 ) -> tuple[list[SimCar], int]:
     """Simulate the plan and COPY its telemetry and DTC reports; return the cars and the sample count."""
     cars = build_fleet(plan)
+    return cars, load_cars(database_url, cars, start=plan.start, days=plan.days, cadence=cadence, store_code=store_code)
+
+
+def load_cars(
+    database_url: str,
+    cars: list[SimCar],
+    *,
+    start: date,
+    days: int,
+    cadence: Cadence | None = None,
+    store_code: str = "SIM-01",
+) -> int:
+    """Register these cars, simulate `days` from `start` and COPY their telemetry and DTC reports; return the
+    sample count."""
     ids = register(database_url, cars, store_code=store_code, store_name=f"Simulated store {store_code}")
     samples = 0
     with psycopg.connect(database_url) as conn:
@@ -40,8 +54,8 @@ def bulk_load(
             with conn.cursor() as cur:
                 with cur.copy("COPY telemetry (ts, vehicle_id, device_id, seq, pids) FROM STDIN") as copy:
                     dtcs = []
-                    for offset in range(plan.days):
-                        for message in history.day(plan.start + timedelta(days=offset)):
+                    for offset in range(days):
+                        for message in history.day(start + timedelta(days=offset)):
                             if isinstance(message, TelemetryMessage):
                                 for s in message.samples:
                                     copy.write_row(
@@ -62,4 +76,4 @@ def bulk_load(
                     [(m.ts, ids[car.device_id], car.device_id, m.seq, m.mil, m.stored, m.pending) for m in dtcs],
                 )
             conn.commit()
-    return cars, samples
+    return samples

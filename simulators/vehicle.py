@@ -249,7 +249,10 @@ class VehicleSim:
         else:
             self.soc = min(1.0, self.soc + 0.02 * len(speeds) / 600.0)
         self.last_stop = trip.start + timedelta(seconds=len(speeds) + 3)
-        misfires = self._misfires(trip.start, rng, revs, load_sum / len(speeds), stats)
+        # the refined car draws its misfires apart from the samples' noise: the same trip misfires alike
+        # whatever its dongle's cadence (the textbook car keeps the first simulator's draws)
+        counts_rng = random.Random(f"{self.seed}:misfire:{trip.start.isoformat()}") if traits.refined_physics else rng
+        misfires = self._misfires(trip.start, counts_rng, revs, load_sum / len(speeds), stats)
         records = self._read_mode06(records, misfires, revs_at, total_revs=revs, vary=vary)
         self._judge_trip(stats)
         return records
