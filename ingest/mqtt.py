@@ -3,9 +3,11 @@
 Contract: every delivery is handed to `on_delivery` (from paho's thread) and stays unacknowledged
 until `ack` is called after the rows are committed. The client uses an MQTT 5 persistent session
 (clean start off, no session expiry) and announces `receive_maximum`, so the broker never has more
-than that many unacknowledged messages in flight to us: that is the bound of the in-memory queue,
-and when the database stalls the broker keeps the rest in the session. Acks for deliveries from an
-earlier connection are not sent: the broker redelivers those messages on the new connection.
+than that many unacknowledged messages in flight to us, and when the database stalls the broker keeps
+the rest in the session. Acks for deliveries from an earlier connection are not sent: the broker
+redelivers those messages on the new connection.
+
+`confirm` publishes the end-to-end acknowledgements (wire protocol `ack` topic) after a commit.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.rows import Delivery
+from wire import AckMessage, MessageKind, Topic, dump_message
+from wire.v1 import MAX_ACK_SEQS
 
 log = logging.getLogger(__name__)
 NEVER_EXPIRE = 0xFFFFFFFF
@@ -48,6 +52,8 @@ class BrokerOptions:
     keepalive_s: int = 30
     tls_ca_file: str | None = None
     tls: bool = False
+    ack_prefix: str | None = None  # the topic prefix of end-to-end acks; None sends none
+    max_inflight_out: int = 1000  # our own QoS 1 publishes (acks) awaiting the broker's PUBACK
 
 
 class MqttSource:
@@ -57,7 +63,7 @@ class MqttSource:
         self,
         options: BrokerOptions,
         *,
-        on_delivery: Callable[[Delivery], None],
+        on_delivery: Callable[[Delivery], object],
         on_ready: Callable[[bool], None] = lambda ready: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -82,6 +88,7 @@ class MqttSource:
         if self._options.tls or self._options.tls_ca_file:
             client.tls_set(ca_certs=self._options.tls_ca_file, cert_reqs=ssl.CERT_REQUIRED)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_inflight_messages_set(self._options.max_inflight_out)
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
@@ -115,6 +122,17 @@ class MqttSource:
                     self._client.ack(handle.mid, 1)
                     sent += 1
         return sent
+
+    def confirm(self, seqs_by_device: dict[str, list[int]]) -> None:
+        """Publish end-to-end acks (QoS 1): these devices' messages are committed. No-op without `ack_prefix`."""
+        prefix = self._options.ack_prefix
+        if prefix is None:
+            return
+        for device_id, seqs in seqs_by_device.items():
+            topic = str(Topic(device_id, MessageKind.ACK, prefix))
+            for start in range(0, len(seqs), MAX_ACK_SEQS):
+                payload = dump_message(AckMessage(v=1, seqs=seqs[start : start + MAX_ACK_SEQS]))
+                self._client.publish(topic, payload, qos=1)
 
     def close(self) -> None:
         """Disconnect cleanly (the session and anything unacknowledged stay with the broker)."""

@@ -2,11 +2,13 @@
 
     broker ─► inbox ─► batch (size or age) ─► parse ─► registry check ─► rows ─► one transaction ─► ack
 
-A batch is acknowledged only after its transaction commits. While the database is away the batch
-is retried with backoff and nothing new is taken (the broker stops sending once `receive_maximum`
-deliveries are unacknowledged). On stop: take nothing new, commit and ack what was received, exit;
-if the database does not come back within the drain timeout, exit without acking (the broker will
-redeliver).
+A batch is acknowledged only after its transaction commits; then each device whose messages it held
+gets an end-to-end ack with their seqs (wire protocol `ack` topic), after which its agent deletes them.
+While the database is away the batch is retried with backoff and nothing new is taken (the broker
+stops sending once `receive_maximum` deliveries are unacknowledged, and the inbox holds at most
+`max_held_messages` whatever the broker sends). On stop: take nothing new, commit and ack what was
+received, exit; if the database does not come back within the drain timeout, exit without acking (the
+broker will redeliver).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ingest.metrics import IngestMetrics
 from ingest.mqtt import BrokerOptions, MqttSource
 from ingest.rows import Delivery, build_write_set
 from ingest.settings import IngestSettings
-from ingest.validate import Accepted, Limits, Parsed, Rejected, authorize, parse
+from ingest.validate import Accepted, Limits, Parsed, Rejected, authorize, parse, seqs_to_confirm
 from store.db import asyncpg_url
 from wire import MessageKind
 from wire.topics import shared_filter
@@ -50,6 +52,7 @@ def broker_options(settings: IngestSettings) -> BrokerOptions:
         receive_maximum=settings.receive_maximum,
         tls=settings.mqtt_tls,
         tls_ca_file=settings.mqtt_ca_file,
+        ack_prefix=settings.topic_prefix if settings.end_to_end_acks else None,
     )
 
 
@@ -71,7 +74,7 @@ class IngestService:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain and return."""
-        inbox = Inbox(asyncio.get_running_loop())
+        inbox = Inbox(asyncio.get_running_loop(), capacity=self._settings.max_held_messages)
         source = MqttSource(
             broker_options(self._settings),
             on_delivery=inbox.put,
@@ -91,11 +94,14 @@ class IngestService:
                 batch = await self._next_batch(inbox, stop)
                 if not batch:
                     break
-                self.metrics.queue_depth.set(len(inbox) + len(batch))
-                if not await self._process(batch, pool, directory, source, stop):
+                self.metrics.queue_depth.set(inbox.held)
+                done = await self._process(batch, pool, directory, source, stop)
+                inbox.release(len(batch))
+                if not done:
                     break
         finally:
             stopper.cancel()
+            inbox.close()
             source.close()
             await pool.close()
             log.info("ingest stopped", extra={"unacknowledged": len(inbox)})
@@ -148,6 +154,7 @@ class IngestService:
                 await self._sleep(delay)
                 delay = min(delay * 2, self._settings.retry_max_s)
         source.ack([d.ack for d in batch])
+        source.confirm(seqs_to_confirm(p for _, p in parsed))
         self._record(verdicts, started)
         return True
 

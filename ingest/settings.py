@@ -34,6 +34,10 @@ class IngestSettings(BaseSettings):
     share_group: str = "pitcall-ingest"
     topic_prefix: str = DEFAULT_PREFIX
     receive_maximum: int = Field(2000, ge=1, le=65535)
+    max_held_messages: int = Field(
+        2000, ge=1, description="messages held in memory (inbox + batch being written), whatever the broker sends"
+    )
+    end_to_end_acks: bool = Field(True, description="confirm committed seqs to each device on its ack topic")
     batch_max_messages: int = Field(500, ge=1)
     batch_max_wait_s: float = Field(0.2, gt=0)
     max_sample_age: timedelta = timedelta(days=30)

@@ -177,7 +177,8 @@ class Broker:
                 f"plugin {SUBSCRIBE_ACL_PLUGIN}\nplugin_opt_prefix {self.acl_prefix}\n"
                 f"plugin_opt_services {' '.join(self.subscribe_acl)}\n"
             )
-        conf += self.extra_conf
+        if self.extra_conf:
+            conf += self.extra_conf.rstrip("\n") + "\n"
         if os.geteuid() == 0:
             conf += "user root\n"  # keep root so it can read our temporary files
         (self.root / "mosquitto.conf").write_text(conf)

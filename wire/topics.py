@@ -27,6 +27,7 @@ class MessageKind(StrEnum):
     DTC = "dtc"
     STATUS = "status"
     CONFIG = "config"
+    ACK = "ack"
 
 
 @dataclass(frozen=True, slots=True)

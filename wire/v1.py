@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 MAX_SAMPLES = 1000
+MAX_ACK_SEQS = 10_000
 MAX_MESSAGE_BYTES = 256 * 1024
 PID_NAME_PATTERN = re.compile(r"^[A-Z0-9_.]{1,64}$")
 RFC3339_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
@@ -103,6 +104,13 @@ class ConfigMessage(_Payload):
     sample_interval_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
     pids: list[PidName] = Field(default_factory=list, max_length=256)
     dtc_interval_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+
+
+class AckMessage(_Payload):
+    """Cloud → device: these messages of yours are committed (stored, or dead-lettered); delete their data."""
+
+    v: Version
+    seqs: Annotated[list[Seq], Field(min_length=1, max_length=MAX_ACK_SEQS)]
 
 
 DeviceMessage = TelemetryMessage | DtcMessage | StatusMessage
