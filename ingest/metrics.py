@@ -18,6 +18,12 @@ class IngestMetrics:
             "pitcall_ingest_samples_duplicate", "Redelivered samples that were stored already", registry=r
         )
         self.rejected = Counter("pitcall_ingest_messages_rejected", "Messages dead-lettered", ["reason"], registry=r)
+        self.dead_letters_not_kept = Counter(
+            "pitcall_ingest_dead_letters_not_kept",
+            "Rejected messages over a device's dead-letter rate limit: acknowledged and counted, summarised",
+            ["reason"],
+            registry=r,
+        )
         self.store_retries = Counter("pitcall_ingest_store_retries", "Batches retried after a store error", registry=r)
         self.batch_seconds = Histogram(
             "pitcall_ingest_batch_seconds",

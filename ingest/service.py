@@ -23,12 +23,13 @@ import asyncpg
 
 from ingest import writer
 from ingest.batch import Batcher
+from ingest.dead_letters import DeadLetterLimiter, Summary
 from ingest.directory import DeviceDirectory
 from ingest.errors import RejectedByStoreError, TransientStoreError
 from ingest.inbox import Inbox
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import BrokerOptions, MqttSource
-from ingest.rows import Delivery, build_write_set
+from ingest.rows import Delivery, WriteSet, build_write_set
 from ingest.settings import IngestSettings
 from ingest.validate import Accepted, Limits, Parsed, Rejected, authorize, parse, seqs_to_confirm
 from store.db import asyncpg_url
@@ -38,6 +39,7 @@ from wire.v1 import TelemetryMessage
 
 log = logging.getLogger(__name__)
 Verdict = tuple[Delivery, Accepted | Rejected]
+DeadLetterPlan = tuple[set[int], list[Summary]]  # (indexes of dead letters not kept, summaries to write)
 
 
 def broker_options(settings: IngestSettings) -> BrokerOptions:
@@ -71,6 +73,9 @@ class IngestService:
         self._sleep = sleep
         self._limits = Limits(max_sample_age=settings.max_sample_age, max_future=settings.max_future)
         self._drain_deadline: float | None = None
+        self._dead_letters = DeadLetterLimiter(
+            settings.dead_letters_per_device_per_min, summary_after_s=settings.dead_letter_summary_s
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain and return."""
@@ -140,10 +145,12 @@ class IngestService:
             (d, parse(d.topic, d.payload, prefix=self._settings.topic_prefix, limits=self._limits)) for d in batch
         ]
         delay = self._settings.retry_initial_s
+        plan: DeadLetterPlan | None = None
         while True:
             try:
                 verdicts = await self._authorize(parsed, directory)
-                await self._write(verdicts, pool)
+                plan = plan or self._plan_dead_letters(verdicts)  # once per batch, retries reuse it
+                await self._write(verdicts, pool, plan)
                 break
             except TransientStoreError as exc:
                 self.metrics.store_retries.inc()
@@ -155,8 +162,34 @@ class IngestService:
                 delay = min(delay * 2, self._settings.retry_max_s)
         source.ack([d.ack for d in batch])
         source.confirm(seqs_to_confirm(p for _, p in parsed))
-        self._record(verdicts, started)
+        self._record(verdicts, started, plan)
         return True
+
+    def _plan_dead_letters(self, verdicts: list[Verdict]) -> DeadLetterPlan:
+        """Decide which dead letters of the batch are kept under each device's rate limit."""
+        now = self._monotonic()
+        not_kept = {
+            index
+            for index, (delivery, verdict) in enumerate(verdicts)
+            if isinstance(verdict, Rejected)
+            and not self._dead_letters.admit(
+                verdict.device_id,
+                reason=verdict.reason,
+                topic=delivery.topic,
+                payload_bytes=len(delivery.payload),
+                received_at=delivery.received_at,
+                now=now,
+            )
+        }
+        return not_kept, self._dead_letters.summaries(now=now)
+
+    def _rows(self, verdicts: list[Verdict], plan: DeadLetterPlan) -> WriteSet:
+        return build_write_set(
+            verdicts,
+            not_kept=plan[0],
+            summaries=plan[1],
+            dead_letter_max_bytes=self._settings.dead_letter_max_kib * 1024,
+        )
 
     async def _authorize(
         self, parsed: list[tuple[Delivery, Parsed | Rejected]], directory: DeviceDirectory
@@ -171,34 +204,45 @@ class IngestService:
             for d, p in parsed
         ]
 
-    async def _write(self, verdicts: list[Verdict], pool: asyncpg.Pool) -> None:
+    async def _write(self, verdicts: list[Verdict], pool: asyncpg.Pool, plan: DeadLetterPlan) -> None:
         try:
-            result = await writer.write(pool, build_write_set(verdicts))
+            result = await writer.write(pool, self._rows(verdicts, plan))
         except RejectedByStoreError as exc:
             log.error("store refused a batch; writing its messages one by one", extra={"error": str(exc)})
-            await self._write_isolated(verdicts, pool)
+            await self._write_isolated(verdicts, pool, plan)
             return
         self.metrics.samples_stored.inc(result.samples_stored)
         self.metrics.samples_duplicate.inc(result.samples_duplicate)
 
-    async def _write_isolated(self, verdicts: list[Verdict], pool: asyncpg.Pool) -> None:
+    async def _write_isolated(self, verdicts: list[Verdict], pool: asyncpg.Pool, plan: DeadLetterPlan) -> None:
         """Write each message alone; dead-letter the ones the database refuses."""
+        not_kept, summaries = plan
         for index, (delivery, verdict) in enumerate(verdicts):
+            alone: DeadLetterPlan = ({0} if index in not_kept else set(), [])
             try:
-                result = await writer.write(pool, build_write_set([(delivery, verdict)]))
+                result = await writer.write(pool, self._rows([(delivery, verdict)], alone))
                 self.metrics.samples_stored.inc(result.samples_stored)
             except RejectedByStoreError as exc:
                 device_id = verdict.message.device_id if isinstance(verdict, Accepted) else verdict.device_id
                 refused = Rejected("schema", f"refused by the database: {exc}"[:2000], device_id)
                 verdicts[index] = (delivery, refused)
-                await writer.write(pool, build_write_set([(delivery, refused)]))
+                await writer.write(pool, self._rows([(delivery, refused)], (set(), [])))
+        if summaries:
+            await writer.write(pool, self._rows([], (set(), summaries)))
 
-    def _record(self, verdicts: list[Verdict], started: float) -> None:
+    def _record(self, verdicts: list[Verdict], started: float, plan: DeadLetterPlan) -> None:
         now = datetime.now(UTC)
         newest_sample: datetime | None = None
-        for delivery, verdict in verdicts:
+        not_kept, summaries = plan
+        for summary in summaries:
+            log.warning("dead letters over the rate limit", extra={"device_id": summary.device_id,
+                        "count": summary.count, "detail": summary.detail})  # fmt: skip
+        for index, (delivery, verdict) in enumerate(verdicts):
             if isinstance(verdict, Rejected):
                 self.metrics.rejected.labels(verdict.reason).inc()
+                if index in not_kept:
+                    self.metrics.dead_letters_not_kept.labels(verdict.reason).inc()
+                    continue
                 log.info(
                     "dead-lettered",
                     extra={"reason": verdict.reason, "topic": delivery.topic, "detail": verdict.detail[:300]},

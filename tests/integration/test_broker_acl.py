@@ -26,7 +26,7 @@ from pitcall.cli import app
 from pitcall.local_services import Broker, wait_until
 from store import fleet as registry
 from store.db import make_engine
-from tests.helpers import IngestFactory, scalar
+from tests.helpers import IngestFactory, assert_nothing_lost, scalar
 from wire import DEFAULT_PREFIX, MessageKind, Topic, dump_message
 from wire.v1 import Sample, TelemetryMessage
 
@@ -214,6 +214,7 @@ def _publish_all(client: mqtt.Client, messages: list[TelemetryMessage]) -> None:
         assert info.is_published()
 
 
+@pytest.mark.campaign
 def test_a_device_cannot_join_ingests_share_group_and_ingest_loses_nothing(
     secured_broker: tuple[Broker, dict[str, str]], ingest_factory: IngestFactory, db_url: str
 ) -> None:
@@ -244,6 +245,7 @@ def test_a_device_cannot_join_ingests_share_group_and_ingest_loses_nothing(
 
     wait_until(lambda: scalar(db_url, "SELECT count(*) FROM telemetry") >= 400, timeout_s=60, what="400 samples")
     assert scalar(db_url, "SELECT count(DISTINCT seq) FROM telemetry WHERE device_id = 'dongle-b'") == 400
+    assert_nothing_lost("hostile device subscribing to the share group", db_url, sent=400)
     assert scalar(db_url, "SELECT count(*) FROM dead_letters") == 0
     assert stolen == []
     assert "refused dongle-a a subscription to $share/pitcall-ingest/" in (broker.root / "mosquitto.log").read_text()
