@@ -43,4 +43,16 @@ class IngestMetrics:
             registry=r,
         )
         self.queue_depth = Gauge("pitcall_ingest_queue_depth", "Deliveries received, not yet committed", registry=r)
+        self.share_group_members = Gauge(
+            "pitcall_ingest_share_group_members",
+            "Workers that answered this worker's last round of share-group canaries (the broker cannot tell)",
+            ["kind"],
+            registry=r,
+        )
+        self.share_group_unanswered = Gauge(
+            "pitcall_ingest_share_group_canaries_unanswered",
+            "Canaries of the last round that no pitcall worker answered: a foreign, stopped or stalled member",
+            ["kind"],
+            registry=r,
+        )
         self.connected = Gauge("pitcall_ingest_broker_connected", "1 while connected to the broker", registry=r)

@@ -27,6 +27,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.rows import Delivery
+from ingest.share_group import canary_payload, canary_topics, echo_payload, echo_topic, is_canary
 from wire import AckMessage, MessageKind, Topic, dump_message
 from wire.v1 import MAX_ACK_SEQS
 
@@ -54,6 +55,7 @@ class BrokerOptions:
     tls: bool = False
     ack_prefix: str | None = None  # the topic prefix of end-to-end acks; None sends none
     max_inflight_out: int = 1000  # our own QoS 1 publishes (acks) awaiting the broker's PUBACK
+    canary_prefix: str | None = None  # answer (and send) share-group canaries under this prefix; None: off
 
 
 class MqttSource:
@@ -65,11 +67,13 @@ class MqttSource:
         *,
         on_delivery: Callable[[Delivery], object],
         on_ready: Callable[[bool], None] = lambda ready: None,
+        on_echo: Callable[[bytes], None] = lambda payload: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._options = options
         self._on_delivery = on_delivery
         self._on_ready = on_ready
+        self._on_echo = on_echo
         self._clock = clock
         self._generation = 0
         self._lock = threading.Lock()
@@ -134,6 +138,24 @@ class MqttSource:
                 payload = dump_message(AckMessage(v=1, seqs=seqs[start : start + MAX_ACK_SEQS]))
                 self._client.publish(topic, payload, qos=1)
 
+    def send_canaries(self, round_no: int, count: int) -> None:
+        """Publish `count` canaries on each kind's canary topic (ingest/share_group.py)."""
+        if self._options.canary_prefix is None:
+            return
+        for topic in canary_topics(self._options.canary_prefix).values():
+            for index in range(count):
+                payload = canary_payload(sender=self._options.client_id, round_no=round_no, index=index)
+                self._client.publish(topic, payload, qos=1)
+
+    def _answer_canary(self, message: mqtt.MQTTMessage, topic: str, prefix: str) -> None:
+        """Acknowledge a canary at once (it is not data) and echo it to its sender."""
+        if message.qos > 0:
+            self._client.ack(message.mid, message.qos)
+        echo = echo_payload(bytes(message.payload), kind=topic.rsplit("/", 1)[-1], echoer=self._options.client_id)
+        if echo is not None:
+            sender, payload = echo
+            self._client.publish(echo_topic(prefix, sender), payload, qos=0)
+
     def close(self) -> None:
         """Disconnect cleanly (the session and anything unacknowledged stay with the broker)."""
         self._client.disconnect()
@@ -153,7 +175,10 @@ class MqttSource:
         with self._lock:
             self._generation += 1
         options = SubscribeOptions(qos=1, retainHandling=1)
-        client.subscribe([(topic, options) for topic in self._options.filters])
+        filters = [(topic, options) for topic in self._options.filters]
+        if self._options.canary_prefix is not None:
+            filters.append((echo_topic(self._options.canary_prefix, self._options.client_id), SubscribeOptions(qos=0)))
+        client.subscribe(filters)
         log.info("connected to broker", extra={"host": self._options.host, "port": self._options.port})
 
     def _handle_subscribe(
@@ -192,4 +217,11 @@ class MqttSource:
             topic = message.topic
         except UnicodeDecodeError:  # brokers refuse such topics; keep the bytes readable anyway
             topic = bytes(message._topic).decode("utf-8", errors="replace")
+        prefix = self._options.canary_prefix
+        if prefix is not None and topic == echo_topic(prefix, self._options.client_id):
+            self._on_echo(bytes(message.payload))
+            return
+        if prefix is not None and is_canary(topic, prefix):
+            self._answer_canary(message, topic, prefix)
+            return
         self._on_delivery(Delivery(topic=topic, payload=bytes(message.payload), received_at=self._clock(), ack=handle))

@@ -31,6 +31,7 @@ from ingest.metrics import IngestMetrics
 from ingest.mqtt import BrokerOptions, MqttSource
 from ingest.rows import Delivery, WriteSet, build_write_set
 from ingest.settings import IngestSettings
+from ingest.share_group import ShareGroupProbe
 from ingest.validate import Accepted, Limits, Parsed, Rejected, authorize, parse, seqs_to_confirm
 from store.db import asyncpg_url
 from wire import MessageKind
@@ -55,6 +56,7 @@ def broker_options(settings: IngestSettings) -> BrokerOptions:
         tls=settings.mqtt_tls,
         tls_ca_file=settings.mqtt_ca_file,
         ack_prefix=settings.topic_prefix if settings.end_to_end_acks else None,
+        canary_prefix=settings.topic_prefix,  # every worker answers canaries, even with its own probe off
     )
 
 
@@ -80,10 +82,12 @@ class IngestService:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain and return."""
         inbox = Inbox(asyncio.get_running_loop(), capacity=self._settings.max_held_messages)
+        probe = ShareGroupProbe(self._settings.canary_count)
         source = MqttSource(
             broker_options(self._settings),
             on_delivery=inbox.put,
             on_ready=lambda ready: self.metrics.connected.set(1 if ready else 0),
+            on_echo=probe.record_echo,
         )
         pool = await asyncpg.create_pool(
             asyncpg_url(self._settings.database_url),
@@ -93,6 +97,7 @@ class IngestService:
         )
         directory = DeviceDirectory(pool, refresh_s=self._settings.device_refresh_s, monotonic=self._monotonic)
         stopper = asyncio.create_task(self._on_stop(stop, source, inbox))
+        prober = asyncio.create_task(self._probe_share_group(source, probe, stop))
         source.start()
         try:
             while True:
@@ -106,6 +111,7 @@ class IngestService:
                     break
         finally:
             stopper.cancel()
+            prober.cancel()
             inbox.close()
             source.close()
             await pool.close()
@@ -117,6 +123,25 @@ class IngestService:
         inbox.wake()
         self._drain_deadline = self._monotonic() + self._settings.drain_timeout_s
         log.info("stopping: draining received messages", extra={"timeout_s": self._settings.drain_timeout_s})
+
+    async def _probe_share_group(self, source: MqttSource, probe: ShareGroupProbe, stop: asyncio.Event) -> None:
+        """Rounds of canaries: how many workers answer, how many canaries nobody answers (share_group.py)."""
+        interval, timeout = self._settings.canary_interval_s, self._settings.canary_timeout_s
+        while interval > 0 and not await _stopped_within(stop, interval):
+            round_no = probe.next_round()
+            source.send_canaries(round_no, probe.count)
+            if await _stopped_within(stop, timeout):
+                return
+            for result in probe.results(round_no):
+                self.metrics.share_group_members.labels(result.kind).set(result.members)
+                self.metrics.share_group_unanswered.labels(result.kind).set(result.unanswered)
+                if result.unanswered:
+                    log.warning(
+                        "share group has a member that does not answer canaries (foreign subscriber, stopped or "
+                        "stalled worker)",
+                        extra={"kind": result.kind, "unanswered": result.unanswered, "sent": result.sent,
+                               "members_answering": result.members},
+                    )  # fmt: skip
 
     async def _next_batch(self, inbox: Inbox, stop: asyncio.Event) -> list[Delivery]:
         """Return the next batch once it is full or old enough; [] once stopped with nothing left."""
@@ -257,3 +282,12 @@ class IngestService:
         self.metrics.batch_seconds.observe(self._monotonic() - started)
         if newest_sample is not None:
             self.metrics.data_lag_seconds.set((now - newest_sample).total_seconds())
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds`; return whether `stop` was set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True

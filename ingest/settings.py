@@ -37,6 +37,9 @@ class IngestSettings(BaseSettings):
     max_held_messages: int = Field(
         2000, ge=1, description="messages held in memory (inbox + batch being written), whatever the broker sends"
     )
+    canary_interval_s: float = Field(60.0, ge=0, description="share-group canary rounds (0: off)")
+    canary_timeout_s: float = Field(10.0, gt=0, description="how long a round waits for the echoes")
+    canary_count: int = Field(16, ge=1, le=1000, description="canaries per kind and round")
     end_to_end_acks: bool = Field(True, description="confirm committed seqs to each device on its ack topic")
     batch_max_messages: int = Field(500, ge=1)
     batch_max_wait_s: float = Field(0.2, gt=0)

@@ -220,12 +220,13 @@ def test_a_device_cannot_join_ingests_share_group_and_ingest_loses_nothing(
 ) -> None:
     """Issue 18, finding 1: a dongle subscribing to `$share/pitcall-ingest/...` took half of everything."""
     broker, secrets = secured_broker
-    ingest_factory(
+    ingest = ingest_factory(
         mqtt_port=broker.port,
         log_dir=broker.root,
         prefix=DEFAULT_PREFIX,
-        extra_env={"INGEST_MQTT_USERNAME": "pitcall-ingest", "INGEST_MQTT_PASSWORD": INGEST_PASSWORD},
-    ).start()
+        extra_env={"INGEST_MQTT_USERNAME": "pitcall-ingest", "INGEST_MQTT_PASSWORD": INGEST_PASSWORD,
+                   "INGEST_CANARY_INTERVAL_S": "1", "INGEST_CANARY_TIMEOUT_S": "1"},
+    ).start()  # fmt: skip
     hostile, _ = _client(broker, "dongle-a", secrets["dongle-a"], persistent=True)
     stolen: list[str] = []
     hostile.on_message = lambda _c, _u, message: stolen.append(message.topic)
@@ -233,6 +234,10 @@ def test_a_device_cannot_join_ingests_share_group_and_ingest_loses_nothing(
     assert codes == dict.fromkeys(FORBIDDEN_FILTERS, NOT_AUTHORIZED)
     assert _subscribe_reason(hostile, "pitcall/v1/dev/dongle-a/config") == GRANTED_QOS_1
     assert _subscribe_reason(hostile, "pitcall/v1/dev/dongle-a/ack") == GRANTED_QOS_1
+    for kind in ("telemetry", "dtc", "status"):  # ingest's canaries (through the ACL) find no other member
+        wait_until(lambda k=kind: ingest.metric(f'pitcall_ingest_share_group_members{{kind="{k}"}}') == 1,  # type: ignore[misc]
+                   timeout_s=30, what=f"ingest's canary round ({kind})")  # fmt: skip
+        assert ingest.metric(f'pitcall_ingest_share_group_canaries_unanswered{{kind="{kind}"}}') == 0
 
     victim, _ = _client(broker, "dongle-b", secrets["dongle-b"])
     messages = _telemetry("dongle-b", 400)
