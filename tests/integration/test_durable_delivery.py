@@ -10,7 +10,6 @@ states for that configuration.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,7 +38,6 @@ class StoreCount:
         self._client.on_connect = lambda c, *_: c.subscribe("$SYS/broker/store/messages/count")
         self._client.connect("127.0.0.1", broker.port)
         self._client.loop_start()
-        self._lock = threading.Lock()
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         self.value = int(message.payload)
