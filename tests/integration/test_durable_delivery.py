@@ -103,30 +103,36 @@ def test_broker_kill_9_with_a_queue_for_ingest(
             "AGENT_BACKLOG_MESSAGES_PER_S": "500",
         },
     ).start()
-    held = StoreCount(crashable_broker)
     try:
-        if ack_mode == "broker":
-            wait_until(lambda: _queue_depth(queue) == 0, timeout_s=60, what=f"every PUBACK\n{agent.log()}")
-        else:  # the broker holds all 50 messages (and acknowledged them); the agent keeps its rows
-            wait_until(lambda: held.value >= SAMPLES // PER_MESSAGE, timeout_s=60, what="the broker holding them")
-            assert _queue_depth(queue) == SAMPLES
+        held = StoreCount(crashable_broker)
+        try:
+            if ack_mode == "broker":
+                wait_until(lambda: _queue_depth(queue) == 0, timeout_s=60, what=f"every PUBACK\n{agent.log()}")
+            else:  # the broker holds all 50 messages (and acknowledged them); the agent keeps its rows
+                wait_until(lambda: held.value >= SAMPLES // PER_MESSAGE, timeout_s=60, what="the broker holding them")
+                assert _queue_depth(queue) == SAMPLES
+        finally:
+            held.close()
+        _kill_9_and_restart(crashable_broker)
+        ingest = ingest_factory(
+            client_id=first.client_id, mqtt_port=crashable_broker.port, log_dir=crashable_broker.root
+        )
+        ingest.start()
+        if lost_expected:
+            wait_until(lambda: ingest.metric("pitcall_ingest_broker_connected") == 1, what="ingest back")
+        else:
+            wait_until(lambda: _queue_depth(queue) == 0, timeout_s=90, what=f"every sample confirmed\n{agent.log()}")
+        stored = scalar(db_url, "SELECT count(*) FROM telemetry")
+        distinct = scalar(db_url, "SELECT count(DISTINCT ts) FROM telemetry")
+        print(f"\nbroker kill -9, ack_mode={ack_mode}: sent {SAMPLES}, acknowledged {SAMPLES}, stored {stored}, "
+              f"lost {SAMPLES - distinct}, duplicated {stored - distinct}")  # fmt: skip
+        assert agent.terminate() == 0
+        assert stored == distinct
+        if lost_expected:
+            assert stored < SAMPLES, "Mosquitto kept what it had queued: update docs/wire-protocol.md"
+        else:
+            assert_nothing_lost("broker kill -9 with a queue for ingest (end-to-end acks)", db_url, sent=SAMPLES)
+            assert _queue_depth(queue) == 0
     finally:
-        held.close()
-    _kill_9_and_restart(crashable_broker)
-    ingest = ingest_factory(client_id=first.client_id, mqtt_port=crashable_broker.port, log_dir=crashable_broker.root)
-    ingest.start()
-    if lost_expected:
-        wait_until(lambda: ingest.metric("pitcall_ingest_broker_connected") == 1, what="ingest back")
-    else:
-        wait_until(lambda: _queue_depth(queue) == 0, timeout_s=90, what=f"every sample confirmed\n{agent.log()}")
-    stored = scalar(db_url, "SELECT count(*) FROM telemetry")
-    distinct = scalar(db_url, "SELECT count(DISTINCT ts) FROM telemetry")
-    print(f"\nbroker kill -9, ack_mode={ack_mode}: sent {SAMPLES}, acknowledged {SAMPLES}, stored {stored}, "
-          f"lost {SAMPLES - distinct}, duplicated {stored - distinct}")  # fmt: skip
-    assert agent.terminate() == 0
-    assert stored == distinct
-    if lost_expected:
-        assert stored < SAMPLES, "Mosquitto kept what it had queued: update docs/wire-protocol.md"
-    else:
-        assert_nothing_lost("broker kill -9 with a queue for ingest (end-to-end acks)", db_url, sent=SAMPLES)
-        assert _queue_depth(queue) == 0
+        if agent.process is not None and agent.process.poll() is None:
+            agent.kill()

@@ -41,9 +41,11 @@ def own_broker() -> Iterator[Broker]:
 
 
 @pytest.fixture
-def agent(db_url: str, emulator: Elm327Emulator, own_broker: Broker, prefix: str, tmp_path: Path) -> AgentProcess:
+def agent(
+    db_url: str, emulator: Elm327Emulator, own_broker: Broker, prefix: str, tmp_path: Path
+) -> Iterator[AgentProcess]:
     vehicle = provision(db_url, 1, seed=31)[0]
-    return AgentProcess(
+    process = AgentProcess(
         device_id=vehicle.device_id,
         vin=vehicle.vin,
         adapter_port=emulator.port,
@@ -52,6 +54,9 @@ def agent(db_url: str, emulator: Elm327Emulator, own_broker: Broker, prefix: str
         buffer_path=tmp_path / "queue.db",
         extra_env={"AGENT_BACKLOG_MESSAGES_PER_S": "5", "AGENT_MAX_SAMPLES_PER_MESSAGE": "5"},
     )
+    yield process
+    if process.process is not None and process.process.poll() is None:  # a test that did not stop it
+        process.kill()
 
 
 def _samples(db_url: str) -> int:
