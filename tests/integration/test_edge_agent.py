@@ -108,7 +108,10 @@ def test_broker_outage_then_kill_9_during_replay_loses_nothing(
     agent.kill()  # in the middle of the (rate-limited) replay
     killed_at = datetime.now(UTC)
     depth_at_kill = _queue_depth(agent)
+    connections = agent.log_file().read_text().count("connected to broker")
     agent.start()
+    wait_until(lambda: agent.log_file().read_text().count("connected to broker") > connections, timeout_s=60,
+               what="the restarted agent connected")  # before that it has no SIGTERM handler yet  # fmt: skip
     wait_until(lambda: _queue_depth(agent) <= 1, timeout_s=90, what=f"the backlog drained (was {depth_at_kill})")
     assert agent.terminate() == 0  # it sends the live tail and waits for its acks before exiting
     _assert_no_gaps(db_url, agent_down=killed_at)
