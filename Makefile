@@ -5,13 +5,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .stamps
 
-.PHONY: demo test lint unit setup machine bench clean
+PLUGIN := build/mosquitto/pitcall_subscribe_acl.so
+
+.PHONY: demo test lint unit setup machine bench clean broker-plugin
 
 demo: setup machine
 	$(BIN)/pitcall demo
 
 test: setup
 	deploy/scripts/setup-machine.sh --no-start
+	$(MAKE) broker-plugin
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -36,6 +39,13 @@ $(STAMPS)/venv: pyproject.toml
 
 machine:
 	deploy/scripts/setup-machine.sh
+
+# Mosquitto plugin that refuses devices' subscriptions beyond their own topics (docs/devices.md).
+broker-plugin: $(PLUGIN)
+
+$(PLUGIN): deploy/mosquitto/plugin/pitcall_subscribe_acl.c
+	mkdir -p $(@D)
+	cc -shared -fPIC -O2 -Wall -Wextra -Werror -o $@ $<
 
 clean:
 	rm -rf $(VENV) $(STAMPS) *.egg-info .mypy_cache .ruff_cache .pytest_cache

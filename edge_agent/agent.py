@@ -2,8 +2,11 @@
 
 Each cycle: read what the schedule says is due (a failing adapter means backing off and
 reconnecting, never a crash or a busy loop), write it to the disk queue, then hand the broker the
-live tail and, within a rate limit, the oldest backlog. Data leaves the queue only when the broker
-acknowledged the message that carried it.
+live tail and, within a rate limit, the oldest backlog. Data leaves the queue only when the message
+that carried it is acknowledged: by ingest once committed (`ack_mode = "end_to_end"`, the default:
+safe whatever the broker loses) or by the broker's PUBACK (`"broker"`, for an ingest without acks).
+Unacknowledged messages are re-sent after `ack_timeout_s`, and at once after a reconnection in
+end-to-end mode (the broker may have crashed and lost what it had acknowledged).
 """
 
 from __future__ import annotations
@@ -22,13 +25,12 @@ from edge_agent.buffer import BufferedSample, DiskBuffer, Priority
 from edge_agent.obd_link import AdapterUnavailableError, CarInfo, DtcSnapshot, ObdLink
 from edge_agent.schedule import ParkedWatch, Schedule
 from edge_agent.settings import AgentSettings
-from edge_agent.uplink import Uplink
+from edge_agent.uplink import UplinkPort
 from wire import MessageKind, dump_message
 from wire.pids import MISFIRE_MONITORS
 from wire.v1 import DtcMessage, Sample, StatusMessage, TelemetryMessage
 
 log = logging.getLogger(__name__)
-IN_FLIGHT_EXPIRY_S = 120.0
 STATUS_EVERY_S = 60.0
 MAX_IN_FLIGHT_MESSAGES = 50
 QUIET_CYCLES = 5
@@ -37,9 +39,13 @@ CRANK_SAMPLE_S = 0.05  # 20 Hz during a crank: real adapters answer ATRV in 20-5
 
 @dataclass
 class InFlight:
+    """A published message (by seq) and the queue rows it carries."""
+
+    mid: int
     samples: list[int]
     events: list[int]
     sent_at: float
+    broker_acked: bool = False
 
 
 @dataclass
@@ -47,12 +53,14 @@ class Agent:
     settings: AgentSettings
     link: ObdLink
     buffer: DiskBuffer
-    uplink: Uplink
+    uplink: UplinkPort
     monotonic: Callable[[], float] = time.monotonic
     wall: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     car: CarInfo | None = None
     schedule: Schedule | None = None
-    in_flight: dict[int, InFlight] = field(default_factory=dict)
+    in_flight: dict[int, InFlight] = field(default_factory=dict)  # by seq
+    _seq_by_mid: dict[int, int] = field(default_factory=dict)
+    _was_connected: bool = False
     last_dtcs: DtcSnapshot | None = None
     _retry_at: float = 0.0
     _retry_delay: float = 1.0
@@ -212,13 +220,12 @@ class Agent:
         self.buffer.append_event(orjson.dumps(body))
 
     def _pump(self, now: float) -> None:
-        for mid in self.uplink.acked():
-            done = self.in_flight.pop(mid, None)
-            if done is not None:
-                self.buffer.acknowledge(samples=done.samples, events=done.events)
+        self._settle()
         self._apply_configs()
-        self._expire_in_flight(now)
         connected = self.uplink.connected.is_set()
+        reconnected, self._was_connected = connected and not self._was_connected, connected
+        end_to_end = self.settings.ack_mode == "end_to_end"
+        self._expire_in_flight(now, everything=reconnected and end_to_end)
         vin = self.settings.vin or (self.car.vin if self.car else None)
         if connected and now - self._last_status >= STATUS_EVERY_S:
             self._publish_status(online=True)
@@ -230,6 +237,31 @@ class Agent:
         self._send_events(vin, now)
         self._send_live(vin, now)
         self._send_backlog(vin, now)
+
+    def _settle(self) -> None:
+        """Delete the queue rows of acknowledged messages: on ingest's ack in end-to-end mode, else on PUBACK."""
+        end_to_end = self.settings.ack_mode == "end_to_end"
+        for mid in self.uplink.acked():
+            seq = self._seq_by_mid.pop(mid, None)
+            flight = self.in_flight.get(seq) if seq is not None else None
+            if flight is not None and flight.mid == mid:
+                flight.broker_acked = True
+                if not end_to_end:
+                    self._done(flight, seq)
+        for seq in self.uplink.confirmed():
+            flight = self.in_flight.get(seq)
+            if flight is not None and end_to_end:
+                self._done(flight, seq)
+
+    def _done(self, flight: InFlight, seq: int | None) -> None:
+        if seq is not None:
+            self.in_flight.pop(seq, None)
+        self._seq_by_mid.pop(flight.mid, None)
+        self.buffer.acknowledge(samples=flight.samples, events=flight.events)
+
+    def _track(self, seq: int, mid: int, *, samples: list[int], events: list[int], now: float) -> None:
+        self.in_flight[seq] = InFlight(mid, samples, events, now)
+        self._seq_by_mid[mid] = seq
 
     def _send_live(self, vin: str, now: float) -> None:
         """Send the samples taken since the last pump, ahead of any backlog."""
@@ -277,7 +309,7 @@ class Agent:
             samples=[Sample(ts=s.ts, pids=s.readings) for s in batch],
         )
         mid = self.uplink.publish(MessageKind.TELEMETRY, dump_message(message))
-        self.in_flight[mid] = InFlight([s.id for s in batch], [], now)
+        self._track(message.seq, mid, samples=[s.id for s in batch], events=[], now=now)
 
     def _send_events(self, vin: str, now: float) -> None:
         busy = {i for flight in self.in_flight.values() for i in flight.events}
@@ -285,7 +317,7 @@ class Agent:
             body = orjson.loads(event.body)
             message = DtcMessage(v=1, device_id=self.settings.device_id, vin=vin, seq=self.buffer.next_seq(), **body)
             mid = self.uplink.publish(MessageKind.DTC, dump_message(message))
-            self.in_flight[mid] = InFlight([], [event.id], now)
+            self._track(message.seq, mid, samples=[], events=[event.id], now=now)
 
     def _publish_status(self, *, online: bool) -> None:
         status = StatusMessage(
@@ -300,10 +332,13 @@ class Agent:
         )
         self.uplink.publish(MessageKind.STATUS, dump_message(status), retain=True)
 
-    def _expire_in_flight(self, now: float) -> None:
-        """Forget messages the broker never acknowledged: their data is sent again (ingest de-duplicates)."""
-        for mid in [m for m, f in self.in_flight.items() if now - f.sent_at > IN_FLIGHT_EXPIRY_S]:
-            expired = self.in_flight.pop(mid)
+    def _expire_in_flight(self, now: float, *, everything: bool = False) -> None:
+        """Forget messages not acknowledged in time (or all of them): their data is sent again (ingest
+        de-duplicates)."""
+        timeout = self.settings.ack_timeout_s
+        for seq in [q for q, f in self.in_flight.items() if everything or now - f.sent_at > timeout]:
+            expired = self.in_flight.pop(seq)
+            self._seq_by_mid.pop(expired.mid, None)
             if expired.samples:
                 self._backlog_cursor = min(self._backlog_cursor, min(expired.samples) - 1)
                 self._backlog_end = max(self._backlog_end, max(expired.samples))

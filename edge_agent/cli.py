@@ -72,6 +72,7 @@ def _uplink(settings: AgentSettings) -> Uplink:
         prefix=settings.topic_prefix,
         tls=settings.mqtt_tls,
         ca_file=settings.mqtt_ca_file,
+        end_to_end=settings.ack_mode == "end_to_end",
     )
     offline = StatusMessage(v=1, device_id=settings.device_id, online=False, ts=datetime.now(UTC))
     return Uplink(options, offline_status=offline)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -36,6 +37,11 @@ class AgentSettings(BaseSettings):
     max_samples_per_message: int = Field(100, ge=1, le=1000)
     backlog_messages_per_s: float = Field(30.0, gt=0, description="replay rate limit (x max_samples_per_message)")
     reconnect_max_s: float = 60.0
+    ack_mode: Literal["end_to_end", "broker"] = Field(
+        "end_to_end",
+        description="delete queued data on ingest's ack once stored (end_to_end) or on the broker's PUBACK (broker)",
+    )
+    ack_timeout_s: float = Field(120.0, gt=0, description="re-send what is not acknowledged after this long")
 
     @classmethod
     def settings_customise_sources(

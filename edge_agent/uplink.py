@@ -1,8 +1,10 @@
 """The agent's MQTT side: one paho client, publishing as the device, with a last will.
 
 Contract: `publish` hands paho a QoS 1 message and returns its message id; `acked()` returns the ids
-the broker has acknowledged since the last call (collected from paho's thread). The caller deletes
-the buffered data of an id only then. Retained config messages arrive through `configs()`.
+the broker has acknowledged since the last call (collected from paho's thread). With `end_to_end`,
+the uplink also subscribes to the device's `ack` topic and `confirmed()` returns the seqs ingest has
+committed since the last call. The caller deletes buffered data only on one of those (which one is
+the agent's `ack_mode`). Retained config messages arrive through `configs()`.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import queue
 import ssl
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
-from wire import ConfigMessage, MessageKind, Topic, dump_message
+from wire import AckMessage, ConfigMessage, MessageKind, Topic, dump_message
 from wire.v1 import StatusMessage
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,20 @@ class UplinkOptions:
     ca_file: str | None = None
     keepalive_s: int = 30
     max_inflight: int = 20
+    end_to_end: bool = False
+
+
+class UplinkPort(Protocol):
+    """What the agent needs of its MQTT side (the Uplink below; a fake in unit tests)."""
+
+    connected: threading.Event
+
+    def start(self) -> None: ...
+    def stop(self, *, flush_timeout_s: float = 2.0) -> None: ...
+    def publish(self, kind: MessageKind, payload: bytes, *, retain: bool = False) -> int: ...
+    def acked(self) -> list[int]: ...
+    def confirmed(self) -> list[int]: ...
+    def configs(self) -> list[ConfigMessage]: ...
 
 
 class Uplink:
@@ -46,6 +63,7 @@ class Uplink:
         self._options = options
         self._acked: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._configs: queue.SimpleQueue[ConfigMessage] = queue.SimpleQueue()
+        self._confirmed: queue.SimpleQueue[int] = queue.SimpleQueue()
         self.connected = threading.Event()
         self._last: mqtt.MQTTMessageInfo | None = None
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=options.device_id, clean_session=True)
@@ -91,6 +109,13 @@ class Uplink:
             ids.append(self._acked.get_nowait())
         return ids
 
+    def confirmed(self) -> list[int]:
+        """Return the seqs ingest confirmed as committed since the last call (end-to-end acks)."""
+        seqs = []
+        while not self._confirmed.empty():
+            seqs.append(self._confirmed.get_nowait())
+        return seqs
+
     def configs(self) -> list[ConfigMessage]:
         out = []
         while not self._configs.empty():
@@ -101,7 +126,8 @@ class Uplink:
         if reason.is_failure:
             log.error("broker refused the connection", extra={"reason": str(reason)})
             return
-        client.subscribe(self.topic(MessageKind.CONFIG), qos=1)
+        kinds = (MessageKind.CONFIG, MessageKind.ACK) if self._options.end_to_end else (MessageKind.CONFIG,)
+        client.subscribe([(self.topic(kind), 1) for kind in kinds])
         self.connected.set()
         log.info("connected to broker", extra={"host": self._options.host})
 
@@ -113,6 +139,13 @@ class Uplink:
         self._acked.put(mid)
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self.topic(MessageKind.ACK):
+            try:
+                for seq in AckMessage.model_validate_json(message.payload).seqs:
+                    self._confirmed.put(seq)
+            except ValidationError as exc:
+                log.error("ignoring an invalid ack message", extra={"error": str(exc)[:500]})
+            return
         try:
             self._configs.put(ConfigMessage.model_validate_json(message.payload))
         except ValidationError as exc:

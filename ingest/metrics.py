@@ -18,6 +18,12 @@ class IngestMetrics:
             "pitcall_ingest_samples_duplicate", "Redelivered samples that were stored already", registry=r
         )
         self.rejected = Counter("pitcall_ingest_messages_rejected", "Messages dead-lettered", ["reason"], registry=r)
+        self.dead_letters_not_kept = Counter(
+            "pitcall_ingest_dead_letters_not_kept",
+            "Rejected messages over a device's dead-letter rate limit: acknowledged and counted, summarised",
+            ["reason"],
+            registry=r,
+        )
         self.store_retries = Counter("pitcall_ingest_store_retries", "Batches retried after a store error", registry=r)
         self.batch_seconds = Histogram(
             "pitcall_ingest_batch_seconds",
@@ -37,4 +43,16 @@ class IngestMetrics:
             registry=r,
         )
         self.queue_depth = Gauge("pitcall_ingest_queue_depth", "Deliveries received, not yet committed", registry=r)
+        self.share_group_members = Gauge(
+            "pitcall_ingest_share_group_members",
+            "Workers that answered this worker's last round of share-group canaries (the broker cannot tell)",
+            ["kind"],
+            registry=r,
+        )
+        self.share_group_unanswered = Gauge(
+            "pitcall_ingest_share_group_canaries_unanswered",
+            "Canaries of the last round that no pitcall worker answered: a foreign, stopped or stalled member",
+            ["kind"],
+            registry=r,
+        )
         self.connected = Gauge("pitcall_ingest_broker_connected", "1 while connected to the broker", registry=r)

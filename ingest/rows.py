@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
 
+from ingest.dead_letters import Summary
 from ingest.validate import Accepted, Rejected
 from wire.v1 import DtcMessage, StatusMessage, TelemetryMessage
 
@@ -57,7 +58,10 @@ def _epoch_hour(ts: datetime) -> int:
     return int(ts.timestamp() // 3600)
 
 
-def dead_letter_row(delivery: Delivery, rejected: Rejected) -> DeadLetterRow:
+def dead_letter_row(
+    delivery: Delivery, rejected: Rejected, *, max_bytes: int = DEAD_LETTER_PAYLOAD_LIMIT
+) -> DeadLetterRow:
+    """The dead letter of one message: its first `max_bytes` bytes and its full length."""
     payload = delivery.payload
     return (
         delivery.received_at,
@@ -65,20 +69,35 @@ def dead_letter_row(delivery: Delivery, rejected: Rejected) -> DeadLetterRow:
         rejected.device_id,
         rejected.reason,
         rejected.detail,
-        payload[:DEAD_LETTER_PAYLOAD_LIMIT],
+        payload[:max_bytes],
         len(payload),
     )
 
 
-def build_write_set(verdicts: Sequence[tuple[Delivery, Accepted | Rejected]]) -> WriteSet:
-    """Collect the rows for a batch of verdicts."""
+def summary_row(summary: Summary) -> DeadLetterRow:
+    """The row standing for a device's dead letters that were counted but not kept (no payload)."""
+    return (summary.received_at, summary.topic, summary.device_id, summary.reason, summary.detail, b"",
+            summary.payload_bytes)  # fmt: skip
+
+
+def build_write_set(
+    verdicts: Sequence[tuple[Delivery, Accepted | Rejected]],
+    *,
+    not_kept: Container[int] = (),
+    summaries: Sequence[Summary] = (),
+    dead_letter_max_bytes: int = DEAD_LETTER_PAYLOAD_LIMIT,
+) -> WriteSet:
+    """Collect the rows for a batch of verdicts; the dead letters at indexes `not_kept` are left out
+    (the rate limit counted them into `summaries`, written instead)."""
     rows = WriteSet()
-    for delivery, verdict in verdicts:
+    for index, (delivery, verdict) in enumerate(verdicts):
         if isinstance(verdict, Rejected):
-            rows.dead_letters.append(dead_letter_row(delivery, verdict))
             rows.rejected_reasons.append(verdict.reason)
+            if index not in not_kept:
+                rows.dead_letters.append(dead_letter_row(delivery, verdict, max_bytes=dead_letter_max_bytes))
         else:
             _add_accepted(rows, delivery, verdict)
+    rows.dead_letters += [summary_row(s) for s in summaries]
     return rows
 
 

@@ -34,8 +34,22 @@ class IngestSettings(BaseSettings):
     share_group: str = "pitcall-ingest"
     topic_prefix: str = DEFAULT_PREFIX
     receive_maximum: int = Field(2000, ge=1, le=65535)
+    max_held_messages: int = Field(
+        2000, ge=1, description="messages held in memory (inbox + batch being written), whatever the broker sends"
+    )
+    canary_interval_s: float = Field(60.0, ge=0, description="share-group canary rounds (0: off)")
+    canary_timeout_s: float = Field(10.0, gt=0, description="how long a round waits for the echoes")
+    canary_count: int = Field(16, ge=1, le=1000, description="canaries per kind and round")
+    end_to_end_acks: bool = Field(True, description="confirm committed seqs to each device on its ack topic")
     batch_max_messages: int = Field(500, ge=1)
     batch_max_wait_s: float = Field(0.2, gt=0)
+    dead_letter_max_kib: int = Field(16, ge=0, description="payload bytes kept per dead letter, in KiB")
+    dead_letters_per_device_per_min: int = Field(
+        60, ge=1, description="dead letters kept per device and minute; the rest are counted and summarised"
+    )
+    dead_letter_summary_s: float = Field(
+        60.0, gt=0, description="how often a device's uncounted dead letters are summarised"
+    )
     max_sample_age: timedelta = timedelta(days=30)
     max_future: timedelta = timedelta(minutes=5)
     device_refresh_s: float = Field(30.0, gt=0)

@@ -6,7 +6,7 @@ VIN binding), then the time window of every timestamp. The first failure decides
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -111,6 +111,16 @@ def authorize(
     if out_of_range is not None:
         return Rejected("ts_out_of_range", out_of_range, message.device_id)
     return Accepted(message, device)
+
+
+def seqs_to_confirm(parsed: Iterable[Parsed | Rejected]) -> dict[str, list[int]]:
+    """Return, per device, the seqs of the messages that passed the schema check (they end up stored or
+    dead-lettered, either way committed): what ingest confirms end to end once the batch has committed."""
+    confirmed: dict[str, list[int]] = {}
+    for verdict in parsed:
+        if isinstance(verdict, Parsed) and isinstance(verdict.message, TelemetryMessage | DtcMessage):
+            confirmed.setdefault(verdict.topic.device_id, []).append(verdict.message.seq)
+    return confirmed
 
 
 def _first_out_of_range(message: DeviceMessage, *, now: datetime, limits: Limits) -> str | None:

@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PG_BIN = Path(os.environ.get("PITCALL_PG_BIN", "/usr/lib/postgresql/15/bin"))
+# Built by `make broker-plugin` from deploy/mosquitto/plugin/pitcall_subscribe_acl.c.
+SUBSCRIBE_ACL_PLUGIN = Path(
+    os.environ.get(
+        "PITCALL_SUBSCRIBE_ACL_PLUGIN", Path(__file__).resolve().parents[1] / "build/mosquitto/pitcall_subscribe_acl.so"
+    )
+)
 
 
 def free_port() -> int:
@@ -144,6 +150,9 @@ class Broker:
     acl_file: Path | None = None
     persistent: bool = False  # keep sessions and queued messages across a restart, like production
     tls: tuple[Path, Path, Path] | None = None  # (CA file, certificate, key): the listener speaks TLS only
+    subscribe_acl: tuple[str, ...] | None = None  # service accounts: devices subscribe to their own topics only
+    acl_prefix: str = "pitcall/v1"
+    extra_conf: str = ""
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -161,6 +170,15 @@ class Broker:
             conf += f"password_file {self.password_file}\nuse_username_as_clientid true\n"
         if self.acl_file:
             conf += f"acl_file {self.acl_file}\n"
+        if self.subscribe_acl is not None:
+            if not SUBSCRIBE_ACL_PLUGIN.exists():
+                raise FileNotFoundError(f"{SUBSCRIBE_ACL_PLUGIN} is missing: run `make broker-plugin`")
+            conf += (
+                f"plugin {SUBSCRIBE_ACL_PLUGIN}\nplugin_opt_prefix {self.acl_prefix}\n"
+                f"plugin_opt_services {' '.join(self.subscribe_acl)}\n"
+            )
+        if self.extra_conf:
+            conf += self.extra_conf.rstrip("\n") + "\n"
         if os.geteuid() == 0:
             conf += "user root\n"  # keep root so it can read our temporary files
         (self.root / "mosquitto.conf").write_text(conf)

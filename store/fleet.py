@@ -12,7 +12,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from store.secrets import hash_secret, new_secret
 from store.tables import dealer_groups, devices, stores, vehicles
-from wire.topics import DEVICE_ID_PATTERN
+from wire.topics import DEVICE_ID_PATTERN, SERVICE_NAME_PREFIX, is_reserved_name
 
 
 class FleetError(Exception):
@@ -71,10 +71,15 @@ def provision_device(conn: Connection, *, device_id: str, vin: str, secret: str 
     """Create an active device bound to the vehicle with this VIN and return its one-time secret.
 
     Raises NotFoundError if no vehicle has the VIN, ConflictError if the device id exists, and
-    ValueError if the device id cannot be used in an MQTT topic.
+    ValueError if the device id cannot be used in an MQTT topic or is reserved for pitcall's services
+    (it would log in to the broker as one of them).
     """
     if not DEVICE_ID_PATTERN.match(device_id):
         raise ValueError(f"device id {device_id!r} must match {DEVICE_ID_PATTERN.pattern}")
+    if is_reserved_name(device_id):
+        raise ValueError(
+            f"device id {device_id!r} is reserved: ids starting with {SERVICE_NAME_PREFIX!r} are pitcall's services"
+        )
     vehicle = conn.execute(select(vehicles.c.id, vehicles.c.store_id).where(vehicles.c.vin == vin)).first()
     if vehicle is None:
         raise NotFoundError(f"no vehicle with VIN {vin}")

@@ -119,3 +119,16 @@ def copy_database(admin_url: str, name: str, template: str) -> None:
             time.sleep(0.2)
     finally:
         engine.dispose()
+
+
+def assert_nothing_lost(fault: str, db_url: str, *, sent: int, acknowledged: int | None = None) -> None:
+    """Fault campaign (issue 18): print samples sent, acknowledged and stored; assert 0 lost, 0 duplicated.
+
+    `stored` counts rows, `distinct` distinct (vehicle, ts): the unique key makes duplicates impossible in
+    the table, so "duplicated" is what a broken key or a second write path would show."""
+    stored = int(scalar(db_url, "SELECT count(*) FROM telemetry"))
+    distinct = int(scalar(db_url, "SELECT count(DISTINCT (vehicle_id, ts)) FROM telemetry"))
+    acked = sent if acknowledged is None else acknowledged
+    print(f"\n[fault campaign] {fault}: sent {sent}, acknowledged {acked}, stored {distinct}, "
+          f"lost {acked - distinct}, duplicated {stored - distinct}")  # fmt: skip
+    assert (acked - distinct, stored - distinct) == (0, 0), f"{fault}: lost {acked - distinct}, dup {stored - distinct}"

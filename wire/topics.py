@@ -8,6 +8,15 @@ from enum import StrEnum
 
 DEFAULT_PREFIX = "pitcall/v1"
 DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Broker usernames and client ids of pitcall's own services (pitcall-ingest, pitcall-ingest-<host>,
+# pitcall-api, the ingest canary) start with this: no device may be called so (any letter case).
+SERVICE_NAME_PREFIX = "pitcall"
+CANARY_DEVICE_ID = f"{SERVICE_NAME_PREFIX}-canary"  # ingest's share-group canaries (ingest/share_group.py)
+
+
+def is_reserved_name(device_id: str) -> bool:
+    """Tell whether an id belongs to pitcall's services and is therefore refused as a device id."""
+    return device_id.lower().startswith(SERVICE_NAME_PREFIX)
 
 
 class TopicError(ValueError):
@@ -19,6 +28,7 @@ class MessageKind(StrEnum):
     DTC = "dtc"
     STATUS = "status"
     CONFIG = "config"
+    ACK = "ack"
 
 
 @dataclass(frozen=True, slots=True)

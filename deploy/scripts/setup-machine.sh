@@ -12,6 +12,8 @@ log() { printf '[setup-machine] %s\n' "$*" >&2; }
 missing=()
 command -v mosquitto >/dev/null || missing+=(mosquitto)
 command -v mosquitto_passwd >/dev/null || missing+=(mosquitto-clients)
+[ -e /usr/include/mosquitto_plugin.h ] || missing+=(mosquitto-dev)  # builds the subscription ACL plugin
+command -v cc >/dev/null || missing+=(gcc libc6-dev)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
 command -v runuser >/dev/null || missing+=(util-linux)
 command -v wrk >/dev/null || missing+=(wrk)  # HTTP load generator of pitcall bench api

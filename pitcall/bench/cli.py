@@ -28,6 +28,8 @@ def bench_ingest(
     latency_rate: float = 500.0,
     workers: int = typer.Option(1, help="ingest processes on the shared subscription"),
     database_url: str = typer.Option("", help="default: PITCALL_DATABASE_URL with the database pitcall_bench"),
+    max_held: int = typer.Option(0, help="INGEST_MAX_HELD_MESSAGES for ingest (0: its default)"),
+    acks: bool = typer.Option(True, help="ingest's end-to-end acks (INGEST_END_TO_END_ACKS)"),
 ) -> None:
     """Bare subscriber, raw COPY and pitcall end to end on this machine (docs/benchmarks.md)."""
     from sqlalchemy.engine import make_url
@@ -37,7 +39,11 @@ def bench_ingest(
 
     url = database_url or make_url(sqlalchemy_url(ToolSettings().database_url)).set(database="pitcall_bench")
     url_text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
-    result = run(url_text, messages=messages, devices=devices, latency_rate=latency_rate, workers=workers)
+    ingest_env = {"INGEST_END_TO_END_ACKS": str(acks).lower()}
+    if max_held:
+        ingest_env["INGEST_MAX_HELD_MESSAGES"] = str(max_held)
+    result = run(url_text, messages=messages, devices=devices, latency_rate=latency_rate, workers=workers,
+                 ingest_env=ingest_env)  # fmt: skip
     console.print(
         f"messages: {result.messages:,} x {result.samples_per_message} samples x {result.pids_per_sample} PIDs"
     )
@@ -55,6 +61,7 @@ def bench_ingest(
         f"p50 {result.latency_p50_ms:.0f} ms, p99 {result.latency_p99_ms:.0f} ms"
     )
     console.print(f"lost: {result.lost}, duplicated: {result.duplicated}")
+    console.print(f"ingest peak RSS (VmHWM after the drain): {result.peak_rss_mb:,.0f} MB")
     targets = result.share_of_bare >= 0.5 and result.e2e_readings_per_s >= 150_000 and not result.lost
     console.print(
         f"targets (>= 50% of bare, >= 150,000 readings/s, 0 lost, 0 duplicated): "

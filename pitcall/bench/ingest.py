@@ -8,7 +8,8 @@ real process. Messages carry 10 samples of 12 PIDs, like a dongle sending every 
    drains N queued messages; no processing. The broker's delivery limit for one client.
 2. copy: asyncpg binary COPY of the same samples into the telemetry hypertable, 5,000 rows per COPY.
 3. end to end: N messages queued for ingest's session, then ingest starts and drains them into
-   TimescaleDB; measured from its subscription to the last committed sample.
+   TimescaleDB; measured from its subscription to the last committed sample. Peak RSS: the ingest
+   process's high-water mark (VmHWM) after the drain (the largest of the workers').
 4. latency: while ingest runs, messages published at a steady rate; publish → committed, found by
    polling the table every 10 ms (so figures carry up to ~10 ms of polling error).
 """
@@ -59,6 +60,7 @@ class IngestBench:
     latency_p99_ms: float
     lost: int
     duplicated: int
+    peak_rss_mb: float
 
     @property
     def e2e_readings_per_s(self) -> float:
@@ -180,6 +182,16 @@ def end_to_end_rate(
     return len(payloads) / (time.perf_counter() - started)
 
 
+def peak_rss_mb(workers: list[IngestProcess]) -> float:
+    """The largest high-water mark of resident memory (VmHWM) among the running workers, in MB."""
+    peaks = []
+    for worker in workers:
+        assert worker.process is not None
+        with open(f"/proc/{worker.process.pid}/status") as status:
+            peaks += [int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")]
+    return max(peaks)
+
+
 async def publish_to_commit_latencies(
     database_url: str, broker: Broker, messages: list[TelemetryMessage], prefix: str, rate: float
 ) -> list[float]:
@@ -225,6 +237,7 @@ def run(
     latency_rate: float = 500.0,
     workers: int = 1,
     seed: int = 7,
+    ingest_env: dict[str, str] | None = None,
 ) -> IngestBench:
     """Run every phase and return the figures."""
     ensure_database(database_url)
@@ -244,7 +257,7 @@ def run(
             log_dir=broker.root,
             prefix="bench-e2e/pitcall/v1",
             client_id=f"bench-ingest-{index}",
-            extra_env={"INGEST_RECEIVE_MAXIMUM": str(RECEIVE_MAXIMUM)},
+            extra_env={"INGEST_RECEIVE_MAXIMUM": str(RECEIVE_MAXIMUM), **(ingest_env or {})},
         )
         for index in range(workers)
     ]
@@ -261,6 +274,7 @@ def run(
         prefix = ingest[0].prefix
         e2e_payloads = [(topic_for(m, prefix=prefix), dump_message(m)) for m in batch]
         e2e = end_to_end_rate(ingest, broker, e2e_payloads, samples=len(batch) * 10)
+        peak = peak_rss_mb(ingest)
         lost, duplicated = asyncio.run(_losses(database_url, expected=len(batch) * 10))
         _say(f"end to end: {e2e:,.0f} msgs/s, lost {lost}, duplicated {duplicated}")
         _say(f"latency at {latency_rate:,.0f} msgs/s")
@@ -286,6 +300,7 @@ def run(
         latency_p99_ms=cuts[98] * 1000,
         lost=lost + (len(live) - len(latencies)),
         duplicated=duplicated,
+        peak_rss_mb=peak,
     )
 
 

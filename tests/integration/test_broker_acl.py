@@ -1,5 +1,6 @@
-"""The generated Mosquitto password and ACL files, enforced by a real Mosquitto: a device publishes only
-as itself, reads only its own config; revoked devices and wrong secrets cannot log in."""
+"""The generated Mosquitto password and ACL files and pitcall's subscription plugin, enforced by a real
+Mosquitto: a device publishes only as itself, subscribes only to its own config (every other filter,
+ingest's share group above all, is refused in the SUBACK); revoked devices and wrong secrets cannot log in."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from typer.testing import CliRunner
@@ -23,12 +26,17 @@ from pitcall.cli import app
 from pitcall.local_services import Broker, wait_until
 from store import fleet as registry
 from store.db import make_engine
-from wire import MessageKind, Topic
+from tests.helpers import IngestFactory, assert_nothing_lost, scalar
+from wire import DEFAULT_PREFIX, MessageKind, Topic, dump_message
+from wire.v1 import Sample, TelemetryMessage
 
 INGEST_PASSWORD = "ingest-secret-for-tests"
 CONFIG_PASSWORD = "config-secret-for-tests"
 ACCEPTED = {0, 16}  # success, or "no matching subscribers": both passed the ACL
 NOT_AUTHORIZED = 135
+GRANTED_QOS_1 = 1
+SERVICES = ("pitcall-ingest", "pitcall-api")
+VINS = {"dongle-a": "LSVAU2180N2183290", "dongle-b": "LSVAU2180N2183291"}
 
 
 @pytest.fixture
@@ -41,7 +49,7 @@ def secured_broker(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
             registry.add_vehicle(conn, store_id=store_id, vin=vin, make="VW", model="Lavida", year=2022)
             secrets[device_id] = registry.provision_device(conn, device_id=device_id, vin=vin).secret
         registry.revoke_device(conn, device_id="dongle-revoked")
-    broker = Broker()
+    broker = Broker(subscribe_acl=SERVICES)
     monkeypatch.setenv("PITCALL_DATABASE_URL", db_url)
     monkeypatch.setenv("INGEST_MQTT_PASSWORD", INGEST_PASSWORD)
     monkeypatch.setenv("PITCALL_CONFIG_MQTT_PASSWORD", CONFIG_PASSWORD)
@@ -53,7 +61,9 @@ def secured_broker(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     broker.destroy()
 
 
-def _client(broker: Broker, username: str, password: str) -> tuple[mqtt.Client, ReasonCode]:
+def _client(
+    broker: Broker, username: str, password: str, *, persistent: bool = False
+) -> tuple[mqtt.Client, ReasonCode]:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=username, protocol=MQTTProtocolVersion.MQTTv5)
     client.username_pw_set(username, password)
     connected = threading.Event()
@@ -64,7 +74,9 @@ def _client(broker: Broker, username: str, password: str) -> tuple[mqtt.Client, 
         connected.set()
 
     client.on_connect = on_connect
-    client.connect("127.0.0.1", broker.port)
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = 3600 if persistent else 0
+    client.connect("127.0.0.1", broker.port, clean_start=not persistent, properties=properties)
     client.loop_start()
     assert connected.wait(10), "no CONNACK"
     return client, outcome[0]
@@ -126,10 +138,13 @@ def test_device_reads_only_its_own_config(secured_broker: tuple[Broker, dict[str
             got_own.set()
 
     device.on_message = on_message
-    _subscribe_reason(device, "pitcall/v1/dev/+/config")
-    _subscribe_reason(device, "pitcall/v1/dev/+/telemetry")
+    assert _subscribe_reason(device, "pitcall/v1/dev/+/config") == NOT_AUTHORIZED
+    assert _subscribe_reason(device, "pitcall/v1/dev/+/telemetry") == NOT_AUTHORIZED
+    assert _subscribe_reason(device, "pitcall/v1/dev/dongle-a/config") == GRANTED_QOS_1
     assert got_own.wait(10)
-    time.sleep(0.5)  # retained messages of one subscription arrive together: give a forbidden one its chance
+    assert _subscribe_reason(device, "pitcall/v1/dev/dongle-b/config") == NOT_AUTHORIZED
+    # Mosquitto sends a subscription's retained messages right after its SUBACK, so by the last SUBACK every
+    # earlier subscription has delivered what it would: only the device's own config.
     assert seen == ["pitcall/v1/dev/dongle-a/config"]
     device.loop_stop()
 
@@ -154,6 +169,91 @@ def test_ingest_account_reads_every_device_on_the_shared_subscription(
     assert (
         _publish_reason(ingest, str(Topic("dongle-b", MessageKind.TELEMETRY))) == NOT_AUTHORIZED
     )  # ingest cannot forge
+
+
+FORBIDDEN_FILTERS = (
+    "$share/pitcall-ingest/pitcall/v1/dev/+/telemetry",  # ingest's share group: the theft of issue 18
+    "$share/pitcall-ingest/pitcall/v1/dev/+/dtc",
+    "$share/pitcall-ingest/pitcall/v1/dev/+/status",
+    "$share/pitcall-ingest/pitcall/v1/dev/dongle-b/telemetry",
+    "$share/pitcall-ingest/#",
+    "$share/mine/pitcall/v1/dev/+/telemetry",
+    "$share/mine/pitcall/v1/dev/dongle-a/config",
+    "pitcall/v1/dev/+/telemetry",
+    "pitcall/v1/dev/dongle-b/telemetry",
+    "pitcall/v1/dev/dongle-a/telemetry",
+    "pitcall/v1/dev/dongle-b/config",
+    "pitcall/v1/dev/dongle-b/ack",
+    "pitcall/v1/dev/+/config",
+    "pitcall/v1/dev/dongle-a/+",
+    "pitcall/v1/#",
+    "+/+/+/+/+",
+    "#",
+    "$SYS/#",
+)
+
+
+def _telemetry(device_id: str, count: int) -> list[TelemetryMessage]:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    return [
+        TelemetryMessage(
+            v=1,
+            device_id=device_id,
+            vin=VINS[device_id],
+            seq=seq,
+            samples=[Sample(ts=start + timedelta(seconds=seq), pids={"RPM": 800.0 + seq})],
+        )
+        for seq in range(count)
+    ]
+
+
+def _publish_all(client: mqtt.Client, messages: list[TelemetryMessage]) -> None:
+    infos = [client.publish(str(Topic(m.device_id, MessageKind.TELEMETRY)), dump_message(m), qos=1) for m in messages]
+    for info in infos:
+        info.wait_for_publish(timeout=30)
+        assert info.is_published()
+
+
+@pytest.mark.campaign
+def test_a_device_cannot_join_ingests_share_group_and_ingest_loses_nothing(
+    secured_broker: tuple[Broker, dict[str, str]], ingest_factory: IngestFactory, db_url: str
+) -> None:
+    """Issue 18, finding 1: a dongle subscribing to `$share/pitcall-ingest/...` took half of everything."""
+    broker, secrets = secured_broker
+    ingest = ingest_factory(
+        mqtt_port=broker.port,
+        log_dir=broker.root,
+        prefix=DEFAULT_PREFIX,
+        extra_env={"INGEST_MQTT_USERNAME": "pitcall-ingest", "INGEST_MQTT_PASSWORD": INGEST_PASSWORD,
+                   "INGEST_CANARY_INTERVAL_S": "1", "INGEST_CANARY_TIMEOUT_S": "1"},
+    ).start()  # fmt: skip
+    hostile, _ = _client(broker, "dongle-a", secrets["dongle-a"], persistent=True)
+    stolen: list[str] = []
+    hostile.on_message = lambda _c, _u, message: stolen.append(message.topic)
+    codes = {topic: _subscribe_reason(hostile, topic) for topic in FORBIDDEN_FILTERS}
+    assert codes == dict.fromkeys(FORBIDDEN_FILTERS, NOT_AUTHORIZED)
+    assert _subscribe_reason(hostile, "pitcall/v1/dev/dongle-a/config") == GRANTED_QOS_1
+    assert _subscribe_reason(hostile, "pitcall/v1/dev/dongle-a/ack") == GRANTED_QOS_1
+    for kind in ("telemetry", "dtc", "status"):  # ingest's canaries (through the ACL) find no other member
+        wait_until(lambda k=kind: ingest.metric(f'pitcall_ingest_share_group_members{{kind="{k}"}}') == 1,  # type: ignore[misc]
+                   timeout_s=30, what=f"ingest's canary round ({kind})")  # fmt: skip
+        assert ingest.metric(f'pitcall_ingest_share_group_canaries_unanswered{{kind="{kind}"}}') == 0
+
+    victim, _ = _client(broker, "dongle-b", secrets["dongle-b"])
+    messages = _telemetry("dongle-b", 400)
+    _publish_all(victim, messages[:200])  # while the hostile device listens
+    hostile.disconnect()  # and while its persistent session waits offline
+    hostile.loop_stop()
+    _publish_all(victim, messages[200:])
+    victim.disconnect()
+    victim.loop_stop()
+
+    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM telemetry") >= 400, timeout_s=60, what="400 samples")
+    assert scalar(db_url, "SELECT count(DISTINCT seq) FROM telemetry WHERE device_id = 'dongle-b'") == 400
+    assert_nothing_lost("hostile device subscribing to the share group", db_url, sent=400)
+    assert scalar(db_url, "SELECT count(*) FROM dead_letters") == 0
+    assert stolen == []
+    assert "refused dongle-a a subscription to $share/pitcall-ingest/" in (broker.root / "mosquitto.log").read_text()
 
 
 @pytest.mark.parametrize(

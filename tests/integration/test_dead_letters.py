@@ -15,7 +15,7 @@ from pitcall.local_services import wait_until
 from simulators.fleet import SimulatedVehicle
 from store import fleet as registry
 from store.db import make_engine
-from tests.helpers import FleetUnderTest, IngestFactory, rows, scalar
+from tests.helpers import FleetUnderTest, IngestFactory, assert_nothing_lost, rows, scalar
 from wire import MessageKind, Topic, dump_message
 from wire.v1 import StatusMessage
 
@@ -95,7 +95,7 @@ def test_rejected_message_is_dead_lettered_and_valid_traffic_continues(
     assert letter.topic == topic
     assert letter.detail
     assert letter.payload_bytes == len(payload)
-    assert bytes(letter.payload) == payload[: 64 * 1024]
+    assert bytes(letter.payload) == payload[: 16 * 1024]  # INGEST_DEAD_LETTER_MAX_KIB
     wait_until(
         lambda: ingest.metric(f'pitcall_ingest_messages_rejected_total{{reason="{reason}"}}') == 1,
         what="rejection counted",
@@ -158,3 +158,51 @@ def test_a_message_the_database_refuses_is_isolated_and_dead_lettered(
     assert "refused by the database" in letter.detail and "sane_buffer" in letter.detail
     assert letter.device_id == vehicle.device_id
     assert ingest.process is not None and ingest.process.poll() is None
+
+
+@pytest.mark.campaign
+def test_a_garbage_flood_from_one_device_is_counted_summarised_and_loses_no_valid_sample(
+    fleet: FleetUnderTest, ingest_factory: IngestFactory, db_url: str
+) -> None:
+    """Issue 18: every dead letter kept its payload, without a per-device limit. Now: at most N a minute
+    and device (here 20), the first KiB of each, the rest counted in a metric and summarised in one row."""
+    ingest = ingest_factory(
+        extra_env={
+            "INGEST_DEAD_LETTERS_PER_DEVICE_PER_MIN": "20",
+            "INGEST_DEAD_LETTER_MAX_KIB": "1",
+            "INGEST_DEAD_LETTER_SUMMARY_S": "1",
+        }
+    ).start()
+    flooder = fleet.vehicles[0].device_id
+    garbage_topic = _topic(fleet, flooder)
+    valid = list(fleet.messages(200))  # 4 vehicles x 20 messages of 10 samples
+    publisher = fleet.publisher()
+    for index, message in enumerate(valid):
+        publisher.publish([message], prefix=fleet.prefix)
+        for _ in range(4):  # 320 garbage messages of 4 KiB between the valid ones
+            publisher.publish_raw(garbage_topic, b"\xff" + b"x" * 4096 + index.to_bytes(2))
+    publisher.close()
+    wait_until(
+        lambda: ingest.metric('pitcall_ingest_messages_rejected_total{reason="not_json"}') == 320,
+        what="320 rejections counted",
+    )
+    assert_nothing_lost("garbage flood from one device (320 bad messages)", db_url, sent=len(valid) * 10)
+    not_kept = int(ingest.metric('pitcall_ingest_dead_letters_not_kept_total{reason="not_json"}') or 0)
+    assert 320 - 25 <= not_kept <= 320 - 20  # 20 at once, then one every 3 s while the flood is processed
+    summary = "SELECT count(*) FROM dead_letters WHERE detail LIKE 'rate limit:%'"
+    nudge, offsets = fleet.publisher(), iter(range(3_000, 3_100))  # within the past two hours
+
+    def summarised() -> bool:  # summaries go out with the next batch once due: a trickle of valid traffic
+        nudge.publish(list(fleet.messages(1, offset_s=next(offsets)))[:1], prefix=fleet.prefix)
+        return bool(scalar(db_url, summary) == 1)
+
+    wait_until(summarised, timeout_s=30, poll_s=0.5, what="the summary row")
+    nudge.close()
+    kept = rows(db_url, "SELECT payload, payload_bytes FROM dead_letters WHERE detail NOT LIKE 'rate limit:%'")
+    assert len(kept) == 320 - not_kept
+    assert all(len(bytes(r.payload)) == 1024 and r.payload_bytes == 4099 for r in kept)
+    row = rows(
+        db_url, "SELECT device_id, reason, detail, payload_bytes FROM dead_letters WHERE detail LIKE 'rate limit:%'"
+    )
+    assert [(r.device_id, r.reason) for r in row] == [(flooder, "not_json")]
+    assert f"{not_kept} more dead letters" in row[0].detail and row[0].payload_bytes == not_kept * 4099

@@ -13,21 +13,20 @@ from sqlalchemy import create_engine, text
 from pitcall.local_services import Broker, PostgresCluster, wait_until
 from store import migrate
 from store.db import sqlalchemy_url
-from tests.helpers import FleetUnderTest, IngestFactory, provision, scalar
+from tests.helpers import FleetUnderTest, IngestFactory, assert_nothing_lost, provision, scalar
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.campaign]
 SAMPLES = 2000  # per vehicle: 200 messages of 10 samples each, paced over about 4 s
 
 
-def _assert_exactly_once(db_url: str, fleet: FleetUnderTest, samples: int) -> None:
+def _assert_exactly_once(db_url: str, fleet: FleetUnderTest, samples: int, *, fault: str) -> None:
     expected = len(fleet.vehicles) * samples
     wait_until(
         lambda: scalar(db_url, "SELECT count(*) FROM telemetry") >= expected,
         timeout_s=120,
         what=f"{expected} samples",
     )
-    assert scalar(db_url, "SELECT count(*) FROM telemetry") == expected
-    assert scalar(db_url, "SELECT count(DISTINCT (vehicle_id, ts)) FROM telemetry") == expected
+    assert_nothing_lost(fault, db_url, sent=expected)
 
 
 def _publish_in_background(fleet: FleetUnderTest, samples: int, *, rate: float = 200.0) -> threading.Thread:
@@ -63,7 +62,7 @@ def test_sigkill_mid_stream_then_restart_stores_every_sample_once(
     publisher.join()
     assert stored_at_kill < len(fleet.vehicles) * SAMPLES, "the kill came too late to test anything"
     ingest_factory(client_id=ingest.client_id).start()
-    _assert_exactly_once(db_url, fleet, SAMPLES)
+    _assert_exactly_once(db_url, fleet, SAMPLES, fault="ingest kill -9 mid-stream, restarted")
 
 
 def test_sigterm_drains_and_acks_then_restart_stores_every_sample_once(
@@ -75,7 +74,7 @@ def test_sigterm_drains_and_acks_then_restart_stores_every_sample_once(
     assert ingest.terminate() == 0
     publisher.join()
     restarted = ingest_factory(client_id=ingest.client_id).start()
-    _assert_exactly_once(db_url, fleet, SAMPLES)
+    _assert_exactly_once(db_url, fleet, SAMPLES, fault="ingest SIGTERM mid-stream, restarted")
     # a clean stop acknowledged what it stored: nothing stored before the stop comes back as a duplicate
     assert restarted.metric("pitcall_ingest_samples_duplicate_total") == 0
 
@@ -107,7 +106,7 @@ def test_database_restart_mid_stream_loses_nothing(
     private_pg.start()
     publisher.join()
     try:
-        _assert_exactly_once(db_url, fleet, SAMPLES)
+        _assert_exactly_once(db_url, fleet, SAMPLES, fault="database restart (immediate stop) mid-stream")
     except AssertionError as exc:
         raise AssertionError(f"{exc}\ningest log:\n{ingest.log()}") from exc
     assert (ingest.metric("pitcall_ingest_store_retries_total") or 0) >= 1
@@ -120,7 +119,21 @@ def test_two_workers_on_the_shared_subscription_store_each_message_once(
     first = ingest_factory().start()
     second = ingest_factory().start()
     fleet.publish(fleet.messages(SAMPLES))
-    _assert_exactly_once(db_url, fleet, SAMPLES)
+    _assert_exactly_once(db_url, fleet, SAMPLES, fault="two ingest workers on the share group")
     received = [w.metric("pitcall_ingest_messages_received_total") or 0 for w in (first, second)]
     assert sum(received) == len(fleet.vehicles) * SAMPLES / 10
     assert all(r > 0 for r in received), f"the load was not split: {received}"
+
+
+def test_two_workers_one_killed_mid_stream_and_restarted(
+    fleet: FleetUnderTest, ingest_factory: IngestFactory, db_url: str
+) -> None:
+    survivor = ingest_factory(extra_env={"INGEST_BATCH_MAX_MESSAGES": "20"}).start()
+    victim = ingest_factory(extra_env={"INGEST_BATCH_MAX_MESSAGES": "20"}).start()
+    publisher = _publish_in_background(fleet, SAMPLES)
+    wait_until(lambda: (victim.metric("pitcall_ingest_samples_stored_total") or 0) > 200, what="both under way")
+    victim.kill()
+    publisher.join()
+    wait_until(lambda: (survivor.metric("pitcall_ingest_samples_stored_total") or 0) > 1000, what="survivor working")
+    ingest_factory(client_id=victim.client_id).start()  # its session kept its share: it must come back
+    _assert_exactly_once(db_url, fleet, SAMPLES, fault="two workers, one killed with -9 and restarted")

@@ -201,6 +201,10 @@ def test_provision_cli_prints_the_secret_once_and_stores_only_its_hash(
     assert again.exit_code == 1 and "exists already" in again.output
     unknown = runner.invoke(app, ["devices", "provision", "dongle-9", "--vin", "LSVAU2180N2183299"])
     assert unknown.exit_code == 1 and "no vehicle with VIN" in unknown.output
+    for service_name in ("pitcall-ingest", "pitcall-api", "pitcall-ingest-host1", "PITCALL-canary", "pitcall"):
+        reserved = runner.invoke(app, ["devices", "provision", service_name, "--vin", "LSVAU2180N2183294"])
+        assert reserved.exit_code == 1 and "is reserved" in reserved.output, service_name
+    assert scalar(db_url, "SELECT count(*) FROM devices") == 1
     revoked = runner.invoke(app, ["devices", "revoke", "dongle-00042"])
     assert revoked.exit_code == 0
     assert scalar(db_url, "SELECT state FROM devices") == "revoked"

@@ -91,3 +91,82 @@ def test_schema_detail_names_the_field() -> None:
     )
     assert isinstance(verdict, Rejected)
     assert "seq" in verdict.detail and "samples" in verdict.detail
+
+
+TELEMETRY = {
+    "v": 1,
+    "device_id": "d1",
+    "vin": "LSVAU2180N2183294",
+    "seq": 1,
+    "samples": [{"ts": "2026-11-26T11:59:00Z", "pids": {"RPM": 800}}],
+}
+DTC = {
+    "v": 1,
+    "device_id": "d1",
+    "vin": "LSVAU2180N2183294",
+    "seq": 2,
+    "ts": "2026-11-26T11:59:00+08:00",
+    "mil": True,
+    "stored": ["P0301"],
+    "pending": [],
+}
+STATUS = {"v": 1, "device_id": "d1", "online": True, "ts": "2026-11-26T11:59:00Z", "buffer_depth": 3}
+SAMPLE_TS = ("samples", 0, "ts")
+
+
+def _with(body: dict[str, object], path: tuple[str | int, ...], value: object) -> dict[str, object]:
+    copy = orjson.loads(orjson.dumps(body))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return copy  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "path", "value", "expected"),
+    [
+        ("telemetry", TELEMETRY, ("seq",), "1", "seq"),
+        ("telemetry", TELEMETRY, ("seq",), 1.0, "seq"),
+        ("telemetry", TELEMETRY, ("seq",), True, "seq"),
+        ("telemetry", TELEMETRY, ("v",), 1.0, "v"),
+        ("telemetry", TELEMETRY, ("v",), "1", "v"),
+        ("telemetry", TELEMETRY, ("v",), True, "v"),
+        ("telemetry", TELEMETRY, SAMPLE_TS, 1795694340, "samples.0.ts"),
+        ("telemetry", TELEMETRY, SAMPLE_TS, 1795694340.25, "samples.0.ts"),
+        ("telemetry", TELEMETRY, SAMPLE_TS, "1795694340", "samples.0.ts"),
+        ("telemetry", TELEMETRY, SAMPLE_TS, "2026-11-26", "samples.0.ts"),
+        ("telemetry", TELEMETRY, SAMPLE_TS, "2026-11-26T11:59:00", "samples.0.ts"),
+        ("telemetry", TELEMETRY, ("samples", 0, "pids", "RPM"), "800", "samples.0.pids.RPM"),
+        ("telemetry", TELEMETRY, ("samples", 0, "pids", "RPM"), True, "samples.0.pids.RPM"),
+        ("telemetry", TELEMETRY, ("vin",), 12345678901234567, "vin"),
+        ("dtc", DTC, ("mil",), "yes", "mil"),
+        ("dtc", DTC, ("mil",), 1, "mil"),
+        ("dtc", DTC, ("mil",), "true", "mil"),
+        ("dtc", DTC, ("ts",), 1795694340, "ts"),
+        ("dtc", DTC, ("seq",), "2", "seq"),
+        ("dtc", DTC, ("stored",), "P0301", "stored"),
+        ("status", STATUS, ("online",), "yes", "online"),
+        ("status", STATUS, ("online",), 0, "online"),
+        ("status", STATUS, ("buffer_depth",), "3", "buffer_depth"),
+        ("status", STATUS, ("buffer_depth",), 3.0, "buffer_depth"),
+        ("status", STATUS, ("ts",), "1795694340", "ts"),
+        ("status", STATUS, ("agent_version",), 1, "agent_version"),
+    ],
+)
+def test_mistyped_fields_are_schema_errors_not_coerced(
+    kind: str, body: dict[str, object], path: tuple[str | int, ...], value: object, expected: str
+) -> None:
+    """Issue 18: lax parsing accepted "seq": "1", 1.0, epoch timestamps and "mil": "yes" (54 of 234 mistyped)."""
+    verdict = parse(f"pitcall/v1/dev/d1/{kind}", orjson.dumps(_with(body, path, value)), prefix="pitcall/v1",
+                    limits=LIMITS)  # fmt: skip
+    assert isinstance(verdict, Rejected), f"{path}={value!r} was accepted"
+    assert verdict.reason == "schema"
+    assert verdict.detail.startswith(f"{expected}:"), verdict.detail
+
+
+@pytest.mark.parametrize("body", [TELEMETRY, DTC, STATUS])
+def test_well_typed_messages_still_parse(body: dict[str, object]) -> None:
+    kind = {id(TELEMETRY): "telemetry", id(DTC): "dtc", id(STATUS): "status"}[id(body)]
+    assert isinstance(parse(f"pitcall/v1/dev/d1/{kind}", orjson.dumps(body), prefix="pitcall/v1", limits=LIMITS),
+                      Parsed)  # fmt: skip
