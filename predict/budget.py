@@ -11,7 +11,8 @@ car not to alert within the window.
 Those maxima follow an extreme-value (Gumbel) law for healthy cars whose days are alike. It is fitted on
 the median and the 85th percentile across the cars, the part of the distribution the few failing cars of
 a fleet (a few per cent per mode) do not reach, and extrapolated to the level a healthy car's maximum
-passes with probability budget x window: the budget threshold. Real fleets have cars with a second kind
+passes with probability budget x window (aiming at a quarter of the budget, `TARGET_SHARE`: the fit is an
+estimate): the budget threshold. Real fleets have cars with a second kind
 of day (a trailer, a smart alternator, weeks parked), which makes the upper tail heavier than that law:
 with 40 cars or more, an exponential tail through the 70th and 90th percentiles is extrapolated too, and
 the higher of the two levels is taken. A tail heavier still, from a few per cent of the cars, is beyond
@@ -39,6 +40,9 @@ MONTH_DAYS = 30.44
 # The fit reads the median and this quantile of the cars' window maxima: high enough to see the spread, low
 # enough that the few failing cars of a fleet (the top few per cent of a mode) do not move it much.
 UPPER_QUANTILE = 0.85
+# The fit aims at this share of the budget: it extrapolates from a few hundred car-months, and a fleet's cars
+# with a second kind of day make its tail heavier than any fit of the bulk can see.
+TARGET_SHARE = 0.25
 MIN_CARS = 10  # cars with a window's maximum below which a level has no fit of its own
 MIN_CARS_FOR_TAIL = 40  # and below which its upper tail is not read
 MIN_SCORED_DAYS = 3  # a car's window needs this many scored days to count
@@ -51,12 +55,13 @@ def _reduced(q: float) -> float:
 
 
 def budget_level(maxima: Iterable[float], *, budget_per_1000_vm: float, window_days: int = WINDOW_DAYS) -> float | None:
-    """The level a healthy car's maximum over `window_days` passes with probability budget x window, from a
-    Gumbel law through the cars' median and `UPPER_QUANTILE` maxima (None for fewer than `MIN_CARS` cars)."""
+    """The level a healthy car's maximum over `window_days` passes with probability `TARGET_SHARE` x budget x
+    window, from a Gumbel law through the cars' median and `UPPER_QUANTILE` maxima, or an exponential tail
+    through their 70th and 90th percentiles if higher (None for fewer than `MIN_CARS` cars)."""
     values = sorted(maxima)
     if len(values) < MIN_CARS:
         return None
-    exceed = min(0.05, budget_per_1000_vm / 1000.0 * window_days / MONTH_DAYS)
+    exceed = min(0.05, TARGET_SHARE * budget_per_1000_vm / 1000.0 * window_days / MONTH_DAYS)
     q50, upper = _quantile(values, 0.5), _quantile(values, UPPER_QUANTILE)
     spread = max(0.0, upper - q50) / (_reduced(UPPER_QUANTILE) - _reduced(0.5))
     gumbel = q50 + spread * (_reduced(1.0 - exceed) - _reduced(0.5))
