@@ -64,7 +64,12 @@ def _samples(db_url: str) -> int:
 
 
 def _queue_depth(agent: AgentProcess) -> int:
-    return int(sqlite3.connect(agent.buffer_path).execute("SELECT count(*) FROM samples").fetchone()[0])
+    try:
+        return int(sqlite3.connect(agent.buffer_path).execute("SELECT count(*) FROM samples").fetchone()[0])
+    except sqlite3.OperationalError as error:  # the agent has created the file but not yet its table
+        if "no such table" in str(error):
+            return 0
+        raise
 
 
 def _assert_no_gaps(db_url: str, *, interval_s: float = 5.0, agent_down: datetime | None = None) -> None:
