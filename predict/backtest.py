@@ -42,9 +42,11 @@ def workshop_step(
     """What a service department does with a live alert of a car at `now` (data time), or None.
 
     A real fault (one of `faults`, the car's faults of the alert's mode, has started or starts within 3
-    days): booked a day after the alert, resolved *confirmed* once the part was replaced (`repaired_at`).
-    Anything else: resolved *not found* 5 days after the alert (the car was checked)."""
-    real = any(f.onset - EARLY <= now for f in faults)
+    days, and the alert came before its part was replaced): booked a day after the alert, resolved
+    *confirmed* once the part was replaced (`repaired_at`). Anything else (an alert about the new part
+    included): resolved *not found* 5 days after the alert (the car was checked)."""
+    # a fault the alert can be about: started (or starts within days) and its part not replaced before the alert
+    real = any(f.onset - EARLY <= now for f in faults) and (repaired_at is None or first_observed_at < repaired_at)
     if real and repaired_at is not None and now >= repaired_at:
         return AlertState.RESOLVED, Outcome.CONFIRMED
     if real and state is AlertState.OPEN and now - first_observed_at >= BOOK_AFTER:

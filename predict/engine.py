@@ -288,7 +288,8 @@ class Engine:
                 self._failed(vehicle_id, mode, day, error)
                 continue
             if s is None:
-                if spec.cohort_prior and vehicle_id in self.cohort_of:
+                # a car whose part was just replaced waits for a baseline of its own: it was never its cohort
+                if spec.cohort_prior and vehicle_id in self.cohort_of and since is None:
                     waiting.append((vehicle_id, history))
                 continue
             scores[vehicle_id] = s

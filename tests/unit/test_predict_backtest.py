@@ -44,6 +44,14 @@ def test_the_workshop_finds_nothing_on_a_car_without_the_fault_after_five_days()
     assert step(AlertState.OPEN, -10, -5) == (AlertState.RESOLVED, Outcome.NOT_FOUND)  # long before onset
 
 
+def test_an_alert_about_the_new_part_is_not_the_old_fault() -> None:
+    """Raised after the part was replaced: the technician finds the new part fine (2026-12-06 the workshop
+    confirmed it as the old fault, and a car that always ran warmer than its cohort was alerted, 'repaired'
+    and alerted again every few days)."""
+    assert step(AlertState.OPEN, 25, 26, repaired_days=22) is None  # not booked: nothing to fix
+    assert step(AlertState.OPEN, 25, 30, repaired_days=22) == (AlertState.RESOLVED, Outcome.NOT_FOUND)
+
+
 def repaired_fleet() -> tuple[list[VehicleDay], datetime]:
     """The synthetic store with car 4's battery failing after day 30, replaced on day 45."""
     days = fleet_days(sick=True)

@@ -417,3 +417,20 @@ def test_a_young_car_lends_its_cohort_its_own_spread_not_the_widened_one() -> No
     assert s.scale > 2 * INDEXES[FailureMode.BATTERY].floor  # widened to the cohort's typical car
     own = engine.baselines[(NEWCOMER, FailureMode.BATTERY)][1]
     assert own == s.own_spread < s.scale  # pooled: its own spread, not the widened one
+
+
+def test_a_car_whose_part_was_just_replaced_waits_for_its_own_baseline_not_its_cohorts() -> None:
+    """The newcomer always cranks 1 V deeper than its cohort (a bigger engine's battery, say). After a
+    confirmed repair its history before is another part's; compared with its cohort meanwhile, it would be
+    alerted, 'repaired' and alerted again. It waits for a baseline of its own instead."""
+    always_different = newcomer_days(2.6, from_day=0)
+    engine = Engine(MODEL, {**STORE, NEWCOMER: 10}, cohort_of=COHORT)
+    engine.repaired[(NEWCOMER, FailureMode.BATTERY)] = day(40)
+    flagged = []
+    for n in range(DAYS):
+        for vday in (d for d in [*fleet_days(), *always_different] if d.day == day(n)):
+            engine.add(vday)
+        flagged += [f for f in engine.score_day(day(n)) if f.vehicle_id == NEWCOMER and n > 40]
+    assert flagged == []
+    assert all(s.baseline_from == "own" for (v, m), (_, s) in engine.all_scores(day(DAYS - 1)).items()
+               if v == NEWCOMER)  # fmt: skip
