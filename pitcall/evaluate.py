@@ -161,10 +161,15 @@ def raised_alerts(conn: Connection) -> list[RaisedAlert]:
     `alert.raised` event (the alert row holds the latest estimate; the customer was told the first). Alerts
     kept on the watch list of a held mode never reached the queue (`watched_alerts`)."""
     first_estimate = outbox.c.payload["days_to_failure"].as_float()
+    first_confidence = outbox.c.payload["confidence"].as_float()
     query = select(
-        alerts_table.c.vehicle_id, alerts_table.c.mode, alerts_table.c.first_observed_at, first_estimate
+        alerts_table.c.vehicle_id,
+        alerts_table.c.mode,
+        alerts_table.c.first_observed_at,
+        first_estimate,
+        first_confidence,
     ).join(outbox, (outbox.c.subject_id == alerts_table.c.id) & (outbox.c.event_type == "alert.raised"))
-    return [RaisedAlert(v, FailureMode(m), at, eta) for v, m, at, eta in conn.execute(query)]
+    return [RaisedAlert(v, FailureMode(m), at, eta, c) for v, m, at, eta, c in conn.execute(query)]
 
 
 def watched_alerts(conn: Connection) -> int:

@@ -101,14 +101,16 @@ class Backtest:
                 live.observed_at = max(live.observed_at, finding.observed_at)
                 if live.state is AlertState.WATCH and not finding.held:  # its mode is no longer held back
                     live.state = AlertState.OPEN
-                    self.raised.append(RaisedAlert(*key, live.first_observed_at, finding.days_to_failure))
+                    self.raised.append(
+                        RaisedAlert(*key, live.first_observed_at, finding.days_to_failure, finding.confidence)
+                    )
                 continue
             if suppression_reason(severity, finding.observed_at, self.closed[key]) is not None:
                 self.suppressed += 1
                 continue
             state = AlertState.WATCH if finding.held else AlertState.OPEN
             self.live[key] = _Live(finding.observed_at, finding.observed_at, severity, state)
-            alert = RaisedAlert(*key, finding.observed_at, finding.days_to_failure)
+            alert = RaisedAlert(*key, finding.observed_at, finding.days_to_failure, finding.confidence)
             (self.watched if finding.held else self.raised).append(alert)
 
     def _observe(self, vehicle_id: int, mode: FailureMode, z: float, s: Score) -> None:

@@ -257,7 +257,7 @@ def backtest_command(
     Reads `vehicle_day_features` of the configured database: point PITCALL_DATABASE_URL at a database
     `pitcall eval` left behind (`<database>_eval`) to tune a detector against that fleet."""
     from predict.backtest import backtest
-    from predict.evaluation import missed, oracle_alerts, score_alerts
+    from predict.evaluation import missed, oracle_alerts, reliability, score_alerts
 
     model = _model(model_path)
     db = make_engine(ToolSettings().database_url)
@@ -289,7 +289,13 @@ def backtest_command(
                       f"{s.false_per_1000_vm:.1f}", _fmt(s.median_eta_error), f"{c.caught} / {o.caught}",
                       f"{_fmt(c.median_lead)} / {_fmt(o.median_lead)}")  # fmt: skip
     Console(width=160).print(table)
-    console.print(f"replayed in {time.monotonic() - started:.1f} s; {run.suppressed} findings suppressed")
+    console.print(
+        f"replayed in {time.monotonic() - started:.1f} s; {run.suppressed} findings suppressed; "
+        f"{len(run.watched)} alerts on the watch list of a held mode"
+    )
+    console.print("stated confidence vs observed precision: " + ", ".join(
+        f"[{b.low:.1f}, {b.high:.1f}) {b.alerts} alerts at {b.mean_confidence:.2f}: {b.precision:.2f}"
+        for b in reliability(run.raised, faults)) or "no alerts")  # fmt: skip
     if misses:
         for fault in sorted(missed(run.raised, faults), key=lambda f: (f.mode.value, f.vehicle_id)):
             _print_miss(fault, run, days)

@@ -54,6 +54,7 @@ class RaisedAlert:
     mode: FailureMode
     at: datetime  # data time of the evidence that first raised it
     days_to_failure: float | None = None  # the estimate it was raised with
+    confidence: float | None = None  # the confidence it was raised with
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,4 +219,37 @@ def oracle_alerts(
             if at >= fault.onset - EARLY and severity(at) >= level:
                 out.append(RaisedAlert(fault.vehicle_id, fault.mode, at))
                 break
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ReliabilityBin:
+    """Alerts whose stated confidence fell in [low, high): how many, their mean confidence, how many were true."""
+
+    low: float
+    high: float
+    alerts: int
+    mean_confidence: float
+    true_alerts: int
+
+    @property
+    def precision(self) -> float:
+        return self.true_alerts / self.alerts
+
+
+def reliability(raised: list[RaisedAlert], faults: list[Fault], *, bins: int = 10) -> list[ReliabilityBin]:
+    """Stated confidence against observed precision, by confidence decile (empty deciles left out): the
+    reliability table of the alerts (a confidence of 0.9 should mean nine in ten real)."""
+    out = []
+    for k in range(bins):
+        low, high = k / bins, (k + 1) / bins
+        inside = [
+            a
+            for a in raised
+            if a.confidence is not None and (low <= a.confidence < high or (k == bins - 1 and a.confidence == 1.0))
+        ]
+        if inside:
+            true = sum(any(_explains(f, a) for f in faults) for a in inside)
+            mean = statistics.fmean(a.confidence or 0.0 for a in inside)
+            out.append(ReliabilityBin(low, high, len(inside), mean, true))
     return out

@@ -13,6 +13,7 @@ from predict.evaluation import (
     fixed_threshold_baseline,
     oracle_alerts,
     reactive_baseline,
+    reliability,
     score_alerts,
 )
 from predict.features import Features, Quality, VehicleDay
@@ -257,3 +258,18 @@ def test_the_oracle_of_a_car_not_driven_before_failure_catches_nothing() -> None
     raised = oracle_alerts(days, [(FAULT, linear_damage)])
     scores = score_alerts(raised, [FAULT], vehicles=VEHICLES, days=DAYS)[BATTERY]
     assert (scores.caught, scores.true_alerts, scores.false_alerts) == (0, 1, 0)
+
+
+def test_the_reliability_table_sets_stated_confidence_against_observed_precision() -> None:
+    onset = datetime(2026, 3, 1, tzinfo=UTC)
+    faults = [Fault(v, FailureMode.BATTERY, onset, onset + timedelta(days=20)) for v in range(1, 10)]
+    at = onset + timedelta(days=5)
+    raised = [RaisedAlert(v, FailureMode.BATTERY, at, None, 0.92) for v in range(1, 10)]  # nine real
+    raised += [RaisedAlert(99, FailureMode.BATTERY, at, None, 0.95)]  # one false
+    raised += [
+        RaisedAlert(98, FailureMode.MISFIRE, at, None, 0.45),
+        RaisedAlert(97, FailureMode.MISFIRE, at, None, None),
+    ]
+    bins = reliability(raised, faults)
+    assert [(b.low, b.alerts, b.true_alerts) for b in bins] == [(0.4, 1, 0), (0.9, 10, 9)]
+    assert bins[1].mean_confidence == pytest.approx((9 * 0.92 + 0.95) / 10) and bins[1].precision == 0.9
